@@ -1,0 +1,137 @@
+import { mkdirSync } from 'node:fs';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { PGlite } from '@electric-sql/pglite';
+import { PGliteDialect } from 'kysely-pglite-dialect';
+import type { DB } from './schema.ts';
+
+// int8 as string is pg's safe default; positions stay far below 2^53 so callers convert with Number().
+const MIGRATION_LOCK = 7_310_001;
+
+export type DatabaseKind = 'postgres' | 'pglite';
+
+export interface Database {
+  kind: DatabaseKind;
+  db: Kysely<DB>;
+  /** Runs a multi-statement SQL script and records `name` in schema_migrations, in one transaction. */
+  applyMigration(name: string, script: string): Promise<void>;
+  /** Runs `fn` while holding the migration lock (several instances may start at once). */
+  withMigrationLock<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Calls `onNotify` whenever NOTIFY is sent on `channel` by any connection (Postgres: a dedicated LISTEN
+   * client). PGlite lives in one process, where appends wake readers directly, so this is a no-op there.
+   */
+  listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  databaseUrl?: string;
+  /** PGlite data directory; `memory://` for an in-memory database. */
+  pgliteDir?: string;
+  poolSize?: number;
+  /** Names the connections in pg_stat_activity. */
+  applicationName?: string;
+}
+
+export async function connectDatabase(opts: DatabaseOptions): Promise<Database> {
+  if (opts.databaseUrl) return connectPostgres(opts.databaseUrl, opts.poolSize ?? 20, opts.applicationName ?? 'callrec');
+  return connectPglite(opts.pgliteDir ?? 'memory://');
+}
+
+async function connectPostgres(url: string, poolSize: number, applicationName: string): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: applicationName });
+  // A dropped connection must not crash the process: the pool discards it and the next query reconnects.
+  pool.on('error', () => {});
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const listeners: pg.Client[] = [];
+  return {
+    kind: 'postgres',
+    db,
+    async applyMigration(name, script) {
+      const client = await pool.connect();
+      try {
+        await client.query('begin');
+        await client.query(script);
+        await client.query('insert into schema_migrations (name) values ($1)', [name]);
+        await client.query('commit');
+      } catch (err) {
+        await client.query('rollback').catch(() => {});
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    async withMigrationLock(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
+        try {
+          return await fn();
+        } finally {
+          await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+        }
+      } finally {
+        client.release();
+      }
+    },
+    async listen(channel, onNotify) {
+      if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`invalid channel name ${channel}`);
+      let client: pg.Client | undefined;
+      let closed = false;
+      const start = async () => {
+        if (closed) return;
+        const c = new pg.Client({ connectionString: url, application_name: `${applicationName}-listen` });
+        c.on('notification', () => onNotify());
+        c.on('error', () => {
+          // Reconnect after a dropped connection; polling covers the gap meanwhile.
+          c.end().catch(() => {});
+          if (!closed) setTimeout(() => start().catch(() => {}), 1000).unref();
+        });
+        await c.connect();
+        await c.query(`LISTEN ${channel}`);
+        client = c;
+        listeners.push(c);
+        onNotify();
+      };
+      await start();
+      return async () => {
+        closed = true;
+        await client?.end().catch(() => {});
+      };
+    },
+    async close() {
+      await Promise.all(listeners.map((c) => c.end().catch(() => {})));
+      await db.destroy();
+    },
+  };
+}
+
+async function connectPglite(dir: string): Promise<Database> {
+  if (!dir.startsWith('memory://')) mkdirSync(dir, { recursive: true });
+  const pglite = new PGlite(dir);
+  await pglite.waitReady;
+  const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
+  return {
+    kind: 'pglite',
+    db,
+    async applyMigration(name, script) {
+      // Hold kysely's single connection so nothing interleaves with the migration's transaction.
+      await db.connection().execute(async () => {
+        await pglite.transaction(async (tx) => {
+          await tx.exec(script);
+          await tx.query('insert into schema_migrations (name) values ($1)', [name]);
+        });
+      });
+    },
+    async withMigrationLock(fn) {
+      return fn(); // one process owns an embedded database
+    },
+    async listen() {
+      return async () => {};
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}

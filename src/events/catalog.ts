@@ -1,0 +1,161 @@
+import { z } from 'zod';
+
+/**
+ * The event catalog: every event type callrec writes, with the schema its data must satisfy.
+ * Events are never changed once written; a new shape is a new schemaVersion plus an upcaster (upcast.ts).
+ */
+
+const isoDate = z.string().datetime({ offset: true });
+const nullableText = z.string().nullable();
+
+export const CallEnded = z.object({
+  callId: z.string().min(1),
+  orgId: z.string().min(1),
+  vapiOrgId: nullableText,
+  callType: nullableText,
+  assistantId: nullableText,
+  phoneNumberId: nullableText,
+  customerNumber: nullableText,
+  startedAt: isoDate.nullable(),
+  endedAt: isoDate.nullable(),
+  durationSeconds: z.number().nonnegative().nullable(),
+  endedReason: nullableText,
+  transcript: nullableText,
+  summary: nullableText,
+  cost: z.number().nullable(),
+  /** Mono/combined recording URL from the payload, if any. */
+  recordingUrl: nullableText,
+  stereoRecordingUrl: nullableText,
+  /** When Vapi says it sent the message. */
+  messageAt: isoDate.nullable(),
+});
+
+export const CallStatusChanged = z.object({
+  callId: z.string().min(1),
+  orgId: z.string().min(1),
+  status: z.string().min(1),
+  at: isoDate.nullable(),
+  endedReason: nullableText,
+});
+
+export const PipelineStep = z.enum(['fetch', 'validate', 'convert', 'upload', 'sign']);
+
+export const RecordingUploaded = z.object({
+  callId: z.string().min(1),
+  attempt: z.number().int().positive(),
+  storagePath: z.string().min(1),
+  bytes: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  format: z.string(),
+  codec: z.string().nullable(),
+  contentType: z.string(),
+  durationSeconds: z.number().nonnegative(),
+  channels: z.number().int().positive().nullable(),
+  sampleRate: z.number().int().positive().nullable(),
+  source: z.enum(['vapi-api', 'payload-url']),
+  /** Set when the recording was converted: bytes of the original and original/stored ratio. */
+  originalBytes: z.number().int().nonnegative().nullable(),
+  compressionRatio: z.number().positive().nullable(),
+});
+
+export const UrlSigned = z.object({
+  callId: z.string().min(1),
+  storagePath: z.string().min(1),
+  /** The signed URL. It is a bearer credential: never logged; redacted from history output. */
+  url: z.string().url(),
+  expiresAt: isoDate,
+  by: z.string().min(1),
+});
+
+export const UploadFailed = z.object({
+  callId: z.string().min(1),
+  attempt: z.number().int().positive(),
+  step: PipelineStep,
+  code: z.string().min(1),
+  message: z.string(),
+  retryable: z.boolean(),
+  status: z.number().int().nullable(),
+});
+
+export const UploadRetryScheduled = z.object({
+  callId: z.string().min(1),
+  /** The attempt number the retry will be. */
+  attempt: z.number().int().positive(),
+  dueAt: isoDate,
+  delayMinutes: z.number().nonnegative(),
+});
+
+export const UploadAbandoned = z.object({
+  callId: z.string().min(1),
+  attempts: z.number().int().nonnegative(),
+  code: z.string().min(1),
+  reason: z.string(),
+});
+
+export const TranscriptOnlyFallback = z.object({
+  callId: z.string().min(1),
+  reason: z.string().min(1),
+});
+
+export const RecordingAccessed = z.object({
+  callId: z.string().min(1),
+  userId: z.string().min(1),
+  action: z.enum(['download', 'refresh']),
+  ip: z.string().nullable(),
+  userAgent: z.string().nullable(),
+});
+
+export const OrphanDeleted = z.object({
+  storagePath: z.string().min(1),
+  bytes: z.number().int().nonnegative(),
+  ageDays: z.number().nonnegative(),
+  lastModified: isoDate,
+});
+
+export const SweepCompleted = z.object({
+  sweepId: z.string().min(1),
+  scanned: z.number().int().nonnegative(),
+  deleted: z.number().int().nonnegative(),
+  bytesFreed: z.number().int().nonnegative(),
+  missingFlagged: z.number().int().nonnegative(),
+  durationMs: z.number().nonnegative(),
+});
+
+export const RecordingMissing = z.object({
+  callId: z.string().min(1),
+  storagePath: z.string().min(1),
+  sweepId: z.string().min(1),
+});
+
+export const eventSchemas = {
+  CallEnded,
+  CallStatusChanged,
+  RecordingUploaded,
+  UrlSigned,
+  UploadFailed,
+  UploadRetryScheduled,
+  UploadAbandoned,
+  TranscriptOnlyFallback,
+  RecordingAccessed,
+  OrphanDeleted,
+  SweepCompleted,
+  RecordingMissing,
+} as const;
+
+export type EventType = keyof typeof eventSchemas;
+export type EventData<T extends EventType> = z.infer<(typeof eventSchemas)[T]>;
+export const eventTypes = Object.keys(eventSchemas) as EventType[];
+
+export type CallrecEvent = { [K in EventType]: { type: K; data: EventData<K> } }[EventType];
+
+/** Validates `data` against the schema of `type`. Unknown types are refused. */
+export function validateEventData(type: string, data: unknown): { ok: true; data: unknown } | { ok: false; issues: string[] } {
+  const schema = (eventSchemas as Record<string, z.ZodType>)[type];
+  if (!schema) return { ok: false, issues: [`unknown event type ${JSON.stringify(type)}`] };
+  const parsed = schema.safeParse(data);
+  if (parsed.success) return { ok: true, data: parsed.data };
+  return { ok: false, issues: parsed.error.issues.map((i) => `${i.path.join('.') || '(data)'}: ${i.message}`) };
+}
+
+export const callStream = (callId: string) => `call-${callId}`;
+export const sweepStream = (date: string) => `sweep-${date}`;

@@ -1,0 +1,139 @@
+import type { Database } from '../../db/connect.ts';
+import { silentLogger, type Logger } from '../../log.ts';
+import { validateEventData } from '../catalog.ts';
+import { UUID_RE } from '../ids.ts';
+import type { AppendResult, EventStore, ExpectedRevision, NewEvent } from '../port.ts';
+import { createAppendSignal } from '../signal.ts';
+import { pollingSubscription } from '../subscription.ts';
+import { appendBatch, EVENTS_CHANNEL, type AppendRequest } from './appendBatch.ts';
+import { readAllPage, readHeadPosition, readStreamEvents } from './readEvents.ts';
+
+export interface PostgresEventStoreOptions {
+  logger?: Logger;
+  /** Upper bound of events written by one group-commit transaction. */
+  maxBatchEvents?: number;
+  /** Fallback poll interval of subscriptions when no notification arrives. */
+  pollMs?: number;
+}
+
+interface Pending {
+  request: AppendRequest;
+  resolve(result: AppendResult): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * The event store on PostgreSQL or embedded PGlite. Appends that arrive while a write is in flight are
+ * queued and written together in the next transaction (group commit); each keeps its own checks.
+ */
+export function createPostgresEventStore(database: Database, opts: PostgresEventStoreOptions = {}): EventStore {
+  const { db } = database;
+  const logger = opts.logger ?? silentLogger;
+  const maxBatchEvents = opts.maxBatchEvents ?? 5000;
+  const pollMs = opts.pollMs ?? 1000;
+  const signal = createAppendSignal();
+  const queue: Pending[] = [];
+  let flushing = false;
+  let unlisten: (() => Promise<void>) | undefined;
+  let listening: Promise<void> | undefined;
+
+  function ensureListening() {
+    listening ??= database
+      .listen(EVENTS_CHANNEL, () => signal.notify())
+      .then((stop) => {
+        unlisten = stop;
+      })
+      .catch((err) => logger.warn({ err, errorCode: 'database_unavailable' }, 'LISTEN failed; subscriptions fall back to polling'));
+    return listening;
+  }
+
+  async function writeBatch(batch: Pending[]) {
+    const results = await db.transaction().execute((trx) => appendBatch(trx, batch.map((p) => p.request)));
+    batch.forEach((p, i) => p.resolve(results[i]!));
+    if (results.some((r) => r.ok && !r.duplicate)) signal.notify();
+  }
+
+  async function flush() {
+    flushing = true;
+    try {
+      while (queue.length > 0) {
+        const batch: Pending[] = [];
+        let events = 0;
+        while (queue.length > 0 && (batch.length === 0 || events + queue[0]!.request.events.length <= maxBatchEvents)) {
+          const p = queue.shift()!;
+          events += p.request.events.length;
+          batch.push(p);
+        }
+        try {
+          await writeBatch(batch);
+        } catch (err) {
+          if (batch.length === 1) {
+            batch[0]!.reject(err);
+            continue;
+          }
+          // Nothing of the batch committed. Try each request alone, so one bad request fails only itself.
+          for (const p of batch) {
+            try {
+              await writeBatch([p]);
+            } catch (e) {
+              p.reject(e);
+            }
+          }
+        }
+      }
+    } finally {
+      flushing = false;
+    }
+  }
+
+  return {
+    kind: database.kind,
+    async append(streamId: string, events: NewEvent[], expected: ExpectedRevision = 'any') {
+      const prepared: NewEvent[] = [];
+      for (const e of events) {
+        const issues: string[] = [];
+        if (typeof e.eventId !== 'string' || !UUID_RE.test(e.eventId)) issues.push(`eventId: not a UUID (${String(e.eventId)})`);
+        const checked = validateEventData(e.type, e.data);
+        if (!checked.ok) issues.push(...checked.issues);
+        if (!e.metadata || typeof e.metadata.correlationId !== 'string' || typeof e.metadata.actor !== 'string') {
+          issues.push('metadata: correlationId and actor are required');
+        }
+        if (issues.length > 0) {
+          return {
+            ok: false,
+            error: { code: 'invalid_event', eventId: String(e.eventId), type: e.type, issues, message: `event ${e.type} refused: ${issues.join('; ')}` },
+          } satisfies AppendResult;
+        }
+        prepared.push({ ...e, eventId: e.eventId.toLowerCase(), data: checked.ok ? checked.data : e.data });
+      }
+      if (typeof streamId !== 'string' || streamId.length === 0 || streamId.length > 500) {
+        throw new Error('streamId must be a non-empty string of at most 500 characters');
+      }
+      return new Promise<AppendResult>((resolve, reject) => {
+        queue.push({ request: { streamId, events: prepared, expected }, resolve, reject });
+        if (!flushing) void flush();
+      });
+    },
+    readStream(streamId, o = {}) {
+      return readStreamEvents(db, streamId, o.fromRevision ?? 0, o.limit);
+    },
+    readAll({ after, limit }) {
+      return readAllPage(db, after, limit);
+    },
+    subscribe(after, o = {}) {
+      void ensureListening();
+      return pollingSubscription({ after, batchSize: o.batchSize ?? 500, pollMs, readAll: (r) => readAllPage(db, r.after, r.limit), signal });
+    },
+    headPosition() {
+      return readHeadPosition(db);
+    },
+    async waitForAppend(timeoutMs) {
+      void ensureListening();
+      await signal.wait(signal.version, timeoutMs);
+    },
+    async close() {
+      await listening;
+      await unlisten?.();
+    },
+  };
+}
