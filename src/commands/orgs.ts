@@ -1,0 +1,76 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import type { Kysely } from 'kysely';
+import type { DB, OrgMappingsTable } from '../db/schema.ts';
+
+export type MappingKind = OrgMappingsTable['kind'];
+export const ORG_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * The org of a call: the mapping of its assistant, else of its phone number, else of its Vapi org, else the
+ * default org.
+ */
+export async function resolveOrg(
+  db: Kysely<DB>,
+  keys: { assistantId: string | null; phoneNumberId: string | null; vapiOrgId: string | null },
+  defaultOrg: string,
+): Promise<string> {
+  const wanted: Array<[MappingKind, string]> = [];
+  if (keys.assistantId) wanted.push(['assistant', keys.assistantId]);
+  if (keys.phoneNumberId) wanted.push(['phone_number', keys.phoneNumberId]);
+  if (keys.vapiOrgId) wanted.push(['vapi_org', keys.vapiOrgId]);
+  if (wanted.length === 0) return defaultOrg;
+  const rows = await db
+    .selectFrom('org_mappings')
+    .select(['kind', 'value', 'org_id'])
+    .where((eb) => eb.or(wanted.map(([kind, value]) => eb.and([eb('kind', '=', kind), eb('value', '=', value)]))))
+    .execute();
+  for (const [kind, value] of wanted) {
+    const hit = rows.find((r) => r.kind === kind && r.value === value);
+    if (hit) return hit.org_id;
+  }
+  return defaultOrg;
+}
+
+export async function setOrgMapping(db: Kysely<DB>, kind: MappingKind, value: string, orgId: string): Promise<void> {
+  if (!ORG_ID_RE.test(orgId)) throw new Error(`org id ${JSON.stringify(orgId)} must be 1-64 letters, digits, _ or -`);
+  if (!value || value.length > 200) throw new Error('mapping value must be 1-200 characters');
+  await db
+    .insertInto('org_mappings')
+    .values({ kind, value, org_id: orgId })
+    .onConflict((oc) => oc.columns(['kind', 'value']).doUpdateSet({ org_id: orgId }))
+    .execute();
+}
+
+export async function removeOrgMapping(db: Kysely<DB>, kind: MappingKind, value: string): Promise<boolean> {
+  const r = await db.deleteFrom('org_mappings').where('kind', '=', kind).where('value', '=', value).executeTakeFirst();
+  return Number(r.numDeletedRows) > 0;
+}
+
+export async function listOrgMappings(db: Kysely<DB>) {
+  return db.selectFrom('org_mappings').selectAll().orderBy('kind').orderBy('value').execute();
+}
+
+const orgMapFile = z.object({
+  assistants: z.record(z.string(), z.string().regex(ORG_ID_RE)).default({}),
+  phoneNumbers: z.record(z.string(), z.string().regex(ORG_ID_RE)).default({}),
+  vapiOrgs: z.record(z.string(), z.string().regex(ORG_ID_RE)).default({}),
+});
+
+/** Loads ORG_MAP_FILE (`{ assistants: {id: org}, phoneNumbers: {...}, vapiOrgs: {...} }`) into org_mappings. */
+export async function loadOrgMapFile(db: Kysely<DB>, file: string): Promise<number> {
+  let parsed: z.infer<typeof orgMapFile>;
+  try {
+    parsed = orgMapFile.parse(JSON.parse(await readFile(file, 'utf8')));
+  } catch (err) {
+    throw new Error(`ORG_MAP_FILE ${file}: ${(err as Error).message}`);
+  }
+  let n = 0;
+  for (const [kind, map] of [['assistant', parsed.assistants], ['phone_number', parsed.phoneNumbers], ['vapi_org', parsed.vapiOrgs]] as const) {
+    for (const [value, org] of Object.entries(map)) {
+      await setOrgMapping(db, kind, value, org);
+      n++;
+    }
+  }
+  return n;
+}

@@ -1,0 +1,126 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Configuration, read and validated once at start. A bad value stops start-up with a message that names
+ * the variable. Every variable, its default and meaning is listed in the README.
+ */
+
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const list = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+const url = z.string().url();
+const optionalUrl = z.union([z.literal('').transform(() => undefined), url]).optional();
+
+const fields = z
+  .object({
+    PORT: int(0, 65535).default(3000),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    PUBLIC_BASE_URL: optionalUrl,
+    DATA_DIR: z.string().min(1).default('./data'),
+    DATABASE_URL: optionalUrl,
+    DATABASE_POOL_SIZE: int(2, 500).default(20),
+    EVENTSTORE_URL: z.union([z.literal('').transform(() => undefined), z.string().regex(/^(esdb|esdb\+discover|kurrentdb|kdb):\/\//, 'must be an esdb:// connection string')]).optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    INSTANCE_ID: z.string().min(1).optional(),
+
+    VAPI_WEBHOOK_SECRET: z.string().optional(),
+    VAPI_WEBHOOK_HMAC_SECRET: z.string().optional(),
+    VAPI_WEBHOOK_HMAC_TOLERANCE_SECONDS: int(1, 86_400).default(300),
+    WEBHOOK_MAX_BODY_BYTES: int(1024, 100 * 1024 * 1024).default(1024 * 1024),
+    DEFAULT_ORG_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only').default('default'),
+    ORG_MAP_FILE: z.string().optional(),
+
+    VAPI_API_URL: url.default('https://api.vapi.ai'),
+    VAPI_API_KEY: z.string().optional(),
+
+    STORAGE: z.enum(['local', 'supabase']).default('local'),
+    SUPABASE_URL: optionalUrl,
+    SUPABASE_SERVICE_ROLE_KEY: z.string().optional(),
+    SUPABASE_BUCKET: z.string().min(1).default('call-recordings'),
+    RECORDING_SIGNING_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+
+    RECORDING_DOWNLOAD_TIMEOUT_MS: int(100, 3_600_000).default(60_000),
+    RECORDING_MAX_BYTES: int(1, 10 * 1024 ** 3).default(500 * 1024 * 1024),
+    RECORDING_ALLOWED_HOSTS: list.default(['api.vapi.ai', 'storage.vapi.ai', '*.storage.vapi.ai']),
+    RECORDING_ALLOWED_ADDRESSES: list.default([]),
+    RECORDING_FORMAT: z.enum(['original', 'mp3']).default('original'),
+    RECORDING_MP3_BITRATE_KBPS: int(8, 320).default(32),
+    RECORDING_URL_EXPIRY_SECONDS: int(10, 7 * 24 * 3600).default(3600),
+    RECORDING_CONCURRENCY: int(1, 256).default(8),
+
+    UPLOAD_RETRY_DELAYS_MIN: z
+      .string()
+      .regex(/^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$/, 'must be a comma-separated list of minutes, e.g. 5,10,20,40')
+      .transform((s) => s.split(',').map(Number))
+      .default([5, 10, 20, 40]),
+    UPLOAD_RETRY_MAX: int(0, 100).default(3),
+    UPLOAD_RETRY_POLL_SECONDS: int(1, 86_400).default(300),
+
+    ORPHAN_SWEEP_CRON: z.string().min(1).default('0 2 * * *'),
+    ORPHAN_MIN_AGE_DAYS: z.coerce.number().nonnegative().default(7),
+
+    AUTH_JWT_SECRET: z.string().optional(),
+    AUTH_JWKS_URL: optionalUrl,
+    AUTH_AUDIENCE: z.string().optional(),
+    AUTH_ISSUER: z.string().optional(),
+    AUTH_ORG_CLAIM: z.string().default('org_id'),
+    AUTH_ROLE_CLAIM: z.string().default('role'),
+    TRUST_PROXY: bool.default(false),
+
+    READY_MAX_LAG_EVENTS: int(0).default(1000),
+    SSE_HEARTBEAT_SECONDS: int(1, 3600).default(15),
+  });
+
+const schema = fields.superRefine((c, ctx) => {
+    if (c.STORAGE === 'supabase') {
+      if (!c.SUPABASE_URL) ctx.addIssue({ code: 'custom', path: ['SUPABASE_URL'], message: 'is required when STORAGE=supabase' });
+      if (!c.SUPABASE_SERVICE_ROLE_KEY) ctx.addIssue({ code: 'custom', path: ['SUPABASE_SERVICE_ROLE_KEY'], message: 'is required when STORAGE=supabase' });
+    }
+  });
+
+export type RawConfig = z.infer<typeof schema>;
+
+export interface Config extends RawConfig {
+  /** Where recordings live when STORAGE=local. */
+  recordingsDir: string;
+  /** PGlite data directory when no DATABASE_URL is set. */
+  pgliteDir: string;
+  publicBaseUrl: string;
+  instanceId: string;
+  /** True when AUTH_JWT_SECRET was not set and a development secret is used. */
+  devAuth: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** The development JWT secret used when AUTH_JWT_SECRET is not set (local use only; logged as a warning). */
+export const DEV_JWT_SECRET = 'callrec-local-development-secret-change-me';
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(fields.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') input[key] = v;
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}${i.path[0] && input[String(i.path[0])] !== undefined ? ` (got ${JSON.stringify(input[String(i.path[0])])})` : ''}`));
+  }
+  const c = parsed.data;
+  const dataDir = path.resolve(c.DATA_DIR);
+  return {
+    ...c,
+    recordingsDir: path.join(dataDir, 'recordings'),
+    pgliteDir: path.join(dataDir, 'pg'),
+    publicBaseUrl: (c.PUBLIC_BASE_URL ?? `http://localhost:${c.PORT}`).replace(/\/$/, ''),
+    instanceId: c.INSTANCE_ID ?? `${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    devAuth: !c.AUTH_JWT_SECRET && !c.AUTH_JWKS_URL,
+    AUTH_JWT_SECRET: c.AUTH_JWT_SECRET ?? (c.AUTH_JWKS_URL ? undefined : DEV_JWT_SECRET),
+  };
+}

@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto';
+import type Router from '@koa/router';
+import { decideCallEnded, decideStatusChanged } from '../../commands/callIngest.ts';
+import { resolveOrg } from '../../commands/orgs.ts';
+import { CallrecError } from '../../errors.ts';
+import { EndOfCallReport, Envelope, normaliseReport, normaliseStatus, readCallId, StatusUpdate } from '../../vapi/messages.ts';
+import { verifyWebhook } from '../../vapi/webhookAuth.ts';
+import type { HttpDeps } from '../context.ts';
+import { readRawBody } from '../rawBody.ts';
+
+/**
+ * POST /webhooks/vapi — authenticate the raw bytes, validate, append one event, answer. No body parser is
+ * mounted here and nothing slow happens inside the request: the recording pipeline reacts to the event.
+ */
+export function registerVapiWebhook(router: Router, deps: HttpDeps) {
+  const { config, store, database, logger } = deps;
+  const auth = { secret: config.VAPI_WEBHOOK_SECRET, hmacSecret: config.VAPI_WEBHOOK_HMAC_SECRET, toleranceSeconds: config.VAPI_WEBHOOK_HMAC_TOLERANCE_SECONDS };
+
+  router.post('/webhooks/vapi', async (ctx) => {
+    const correlationId = (typeof ctx.get('x-request-id') === 'string' && /^[\w.-]{1,100}$/.test(ctx.get('x-request-id')) && ctx.get('x-request-id')) || randomUUID();
+    const type = ctx.request.type;
+    if (type !== 'application/json') {
+      ctx.req.resume();
+      throw new CallrecError('unsupported_media_type', `Content-Type must be application/json (got ${JSON.stringify(ctx.get('content-type') || 'none')})`);
+    }
+    const raw = await readRawBody(ctx.req, config.WEBHOOK_MAX_BODY_BYTES);
+    const verdict = verifyWebhook(ctx.req.headers, raw, auth, deps.clock());
+    if (!verdict.ok) throw new CallrecError(verdict.code, verdict.message);
+
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw.toString('utf8'));
+    } catch (err) {
+      throw new CallrecError('invalid_json', `the body is not valid JSON: ${(err as Error).message.slice(0, 200)}`);
+    }
+    const envelope = Envelope.safeParse(parsed);
+    if (!envelope.success) {
+      throw new CallrecError('invalid_body', `expected {"message": {"type": ...}}: ${envelope.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    }
+    const messageType = envelope.data.message.type;
+    const now = deps.clock();
+
+    let decided;
+    if (messageType === 'end-of-call-report' || messageType === 'status-update') {
+      const message = envelope.data.message as { call?: { id?: unknown } };
+      const id = readCallId(message.call);
+      if (!id.ok) throw new CallrecError(id.code, id.message);
+      if (messageType === 'end-of-call-report') {
+        const report = normaliseReport(EndOfCallReport.parse(message), id.callId);
+        const orgId = await resolveOrg(database.db, report, config.DEFAULT_ORG_ID);
+        decided = decideCallEnded(report, { orgId, correlationId, now });
+      } else {
+        const m = StatusUpdate.safeParse(message);
+        if (!m.success) throw new CallrecError('invalid_body', m.error.issues.map((i) => `message.${i.path.join('.')}: ${i.message}`).join('; '));
+        const status = normaliseStatus(m.data, id.callId);
+        const orgId = await resolveOrg(database.db, status, config.DEFAULT_ORG_ID);
+        decided = decideStatusChanged(status, { orgId, correlationId, now });
+      }
+    } else {
+      ctx.status = 200;
+      ctx.body = { ok: true, stored: false, type: messageType };
+      return;
+    }
+
+    const callId = (decided.event.data as { callId: string }).callId;
+    const log = logger.child({ callId, correlationId, eventId: decided.event.eventId, messageType });
+    let result;
+    try {
+      result = await store.append(decided.streamId, [decided.event], 'any');
+    } catch (err) {
+      log.error({ err, errorCode: 'database_unavailable' }, 'append failed; Vapi will redeliver');
+      throw new CallrecError('database_unavailable', 'the event could not be stored; please retry');
+    }
+    if (!result.ok) {
+      if (result.error.code === 'event_id_conflict') {
+        // Vapi redelivered the message with different content. The first delivery is the recorded fact;
+        // answering 2xx stops endless redelivery, and the log line keeps the difference visible.
+        log.warn({ errorCode: 'event_id_conflict', detail: result.error.message }, 'redelivered webhook differs from the stored event');
+        ctx.status = 200;
+        ctx.body = { ok: true, stored: false, duplicate: true, conflict: true, eventId: decided.event.eventId };
+        return;
+      }
+      log.error({ errorCode: result.error.code, detail: result.error.message }, 'event refused');
+      throw new CallrecError(result.error.code === 'invalid_event' ? 'invalid_body' : 'conflict', result.error.message);
+    }
+    log.info({ duplicate: result.duplicate, position: result.positions[0] }, result.duplicate ? 'webhook redelivered' : 'webhook stored');
+    ctx.status = 200;
+    ctx.body = { ok: true, stored: !result.duplicate, duplicate: result.duplicate, eventId: decided.event.eventId, position: result.positions[0] };
+  });
+}

@@ -1,0 +1,7 @@
+import { callLogsProjector } from './callLogs/projector.ts';
+import type { Projector } from './projector.ts';
+
+/** Every read model callrec keeps. */
+export function allProjectors(): Projector[] {
+  return [callLogsProjector];
+}

@@ -1,0 +1,184 @@
+import type { EventData } from '../../events/catalog.ts';
+import type { RecordedEvent } from '../../events/port.ts';
+
+/** One call_logs row as the projector computes it (timestamps as ISO strings). */
+export interface CallLogRow {
+  id: string;
+  org_id: string;
+  call_type: string | null;
+  assistant_id: string | null;
+  phone_number_id: string | null;
+  customer_number: string | null;
+  status: string;
+  status_at: string | null;
+  started_at: string | null;
+  ended_at: string | null;
+  duration_seconds: number | null;
+  ended_reason: string | null;
+  transcript: string | null;
+  summary: string | null;
+  cost: number | null;
+  recording_source_url: string | null;
+  recording_stereo_source_url: string | null;
+  recording_status: string;
+  recording_storage_path: string | null;
+  recording_signed_url: string | null;
+  recording_signed_url_expires_at: string | null;
+  recording_uploaded_at: string | null;
+  transcript_only_fallback: boolean;
+  recording_bytes: number | null;
+  recording_duration_seconds: number | null;
+  recording_sha256: string | null;
+  recording_format: string | null;
+  recording_content_type: string | null;
+  recording_channels: number | null;
+  recording_attempts: number;
+  recording_next_retry_at: string | null;
+  recording_error_code: string | null;
+  recording_error: string | null;
+  recording_missing: boolean;
+  first_position: number;
+  last_position: number;
+}
+
+export const CALL_LOG_COLUMNS = [
+  'id', 'org_id', 'call_type', 'assistant_id', 'phone_number_id', 'customer_number', 'status', 'status_at', 'started_at',
+  'ended_at', 'duration_seconds', 'ended_reason', 'transcript', 'summary', 'cost', 'recording_source_url',
+  'recording_stereo_source_url', 'recording_status', 'recording_storage_path', 'recording_signed_url',
+  'recording_signed_url_expires_at', 'recording_uploaded_at', 'transcript_only_fallback', 'recording_bytes',
+  'recording_duration_seconds', 'recording_sha256', 'recording_format', 'recording_content_type', 'recording_channels',
+  'recording_attempts', 'recording_next_retry_at', 'recording_error_code', 'recording_error', 'recording_missing',
+  'first_position', 'last_position',
+] as const satisfies ReadonlyArray<keyof CallLogRow>;
+
+export const CALL_LOG_EVENTS = new Set([
+  'CallEnded', 'CallStatusChanged', 'RecordingUploaded', 'UrlSigned', 'UploadFailed', 'UploadRetryScheduled',
+  'UploadAbandoned', 'TranscriptOnlyFallback', 'RecordingMissing',
+]);
+
+/** Call statuses in the order a call moves through them; a late status-update never moves a call backwards. */
+const STATUS_RANK: Record<string, number> = { scheduled: 0, queued: 1, ringing: 2, 'in-progress': 3, forwarding: 4, ended: 5 };
+const rank = (s: string) => STATUS_RANK[s] ?? -1;
+
+function emptyRow(id: string, orgId: string, position: number): CallLogRow {
+  return {
+    id, org_id: orgId, call_type: null, assistant_id: null, phone_number_id: null, customer_number: null, status: 'unknown',
+    status_at: null, started_at: null, ended_at: null, duration_seconds: null, ended_reason: null, transcript: null,
+    summary: null, cost: null, recording_source_url: null, recording_stereo_source_url: null, recording_status: 'pending',
+    recording_storage_path: null, recording_signed_url: null, recording_signed_url_expires_at: null,
+    recording_uploaded_at: null, transcript_only_fallback: false, recording_bytes: null, recording_duration_seconds: null,
+    recording_sha256: null, recording_format: null, recording_content_type: null, recording_channels: null,
+    recording_attempts: 0, recording_next_retry_at: null, recording_error_code: null, recording_error: null,
+    recording_missing: false, first_position: position, last_position: position,
+  };
+}
+
+/** Pure: the call_logs row after one event (or the same row when the event does not concern it). */
+export function evolveCallLog(row: CallLogRow | undefined, event: RecordedEvent): CallLogRow | undefined {
+  const data = event.data as { callId: string };
+  const base = row ?? (event.type === 'CallEnded' || event.type === 'CallStatusChanged' ? emptyRow(data.callId, event.metadata.orgId, event.position) : undefined);
+  if (!base) return row; // a pipeline event for a call we never saw: nothing to show
+  const r: CallLogRow = { ...base, last_position: event.position };
+  switch (event.type) {
+    case 'CallEnded': {
+      const d = event.data as EventData<'CallEnded'>;
+      const hasRecording = Boolean(d.recordingUrl || d.stereoRecordingUrl);
+      Object.assign(r, {
+        org_id: d.orgId,
+        call_type: d.callType,
+        assistant_id: d.assistantId,
+        phone_number_id: d.phoneNumberId,
+        customer_number: d.customerNumber,
+        status: 'ended',
+        status_at: d.endedAt ?? d.messageAt ?? r.status_at,
+        started_at: d.startedAt,
+        ended_at: d.endedAt ?? d.messageAt,
+        duration_seconds: d.durationSeconds,
+        ended_reason: d.endedReason ?? r.ended_reason,
+        transcript: d.transcript,
+        summary: d.summary,
+        cost: d.cost,
+        recording_source_url: d.recordingUrl,
+        recording_stereo_source_url: d.stereoRecordingUrl,
+      });
+      if (!hasRecording && r.recording_status === 'pending') {
+        r.recording_status = 'none';
+        r.transcript_only_fallback = true;
+      }
+      return r;
+    }
+    case 'CallStatusChanged': {
+      const d = event.data as EventData<'CallStatusChanged'>;
+      if (rank(d.status) > rank(r.status) || (r.status === 'unknown' && rank(d.status) < 0)) {
+        r.status = d.status;
+        r.status_at = d.at ?? r.status_at;
+      }
+      if (d.status === 'ended' && !r.ended_reason) r.ended_reason = d.endedReason;
+      return r;
+    }
+    case 'RecordingUploaded': {
+      const d = event.data as EventData<'RecordingUploaded'>;
+      Object.assign(r, {
+        recording_status: 'uploaded',
+        recording_storage_path: d.storagePath,
+        recording_bytes: d.bytes,
+        recording_sha256: d.sha256,
+        recording_format: d.format,
+        recording_content_type: d.contentType,
+        recording_duration_seconds: d.durationSeconds,
+        recording_channels: d.channels,
+        recording_uploaded_at: event.metadata.recordedAt,
+        recording_attempts: Math.max(r.recording_attempts, d.attempt),
+        recording_next_retry_at: null,
+        recording_error_code: null,
+        recording_error: null,
+        recording_missing: false,
+        transcript_only_fallback: false,
+      });
+      return r;
+    }
+    case 'UrlSigned': {
+      const d = event.data as EventData<'UrlSigned'>;
+      r.recording_signed_url = d.url;
+      r.recording_signed_url_expires_at = d.expiresAt;
+      return r;
+    }
+    case 'UploadFailed': {
+      const d = event.data as EventData<'UploadFailed'>;
+      r.recording_attempts = Math.max(r.recording_attempts, d.attempt);
+      r.recording_error_code = d.code;
+      r.recording_error = `${d.step}: ${d.message}`;
+      if (r.recording_status !== 'uploaded') r.recording_status = 'failed';
+      return r;
+    }
+    case 'UploadRetryScheduled': {
+      const d = event.data as EventData<'UploadRetryScheduled'>;
+      r.recording_status = 'retry_scheduled';
+      r.recording_next_retry_at = d.dueAt;
+      return r;
+    }
+    case 'UploadAbandoned': {
+      const d = event.data as EventData<'UploadAbandoned'>;
+      r.recording_status = 'abandoned';
+      r.recording_next_retry_at = null;
+      r.recording_error_code = d.code;
+      r.recording_error = d.reason;
+      r.transcript_only_fallback = true;
+      return r;
+    }
+    case 'TranscriptOnlyFallback': {
+      const d = event.data as EventData<'TranscriptOnlyFallback'>;
+      r.transcript_only_fallback = true;
+      if (r.recording_status === 'pending') r.recording_status = 'none';
+      r.recording_error ??= d.reason;
+      return r;
+    }
+    case 'RecordingMissing': {
+      r.recording_missing = true;
+      r.recording_status = 'missing';
+      return r;
+    }
+    default:
+      return row;
+  }
+}

@@ -1,0 +1,16 @@
+import type { Transaction } from 'kysely';
+import type { DB } from '../db/schema.ts';
+import type { RecordedEvent } from '../events/port.ts';
+
+/**
+ * A projector turns events into rows of its read-model tables. `apply` receives the handled events of one
+ * batch, in log order, inside the transaction that also moves the projector's checkpoint. It must write
+ * only through `trx` (rebuilds run it against a fresh schema via `trx.withSchema`).
+ */
+export interface Projector {
+  name: string;
+  /** Read-model tables it owns (rebuild swaps them; replay prints a checksum of each). */
+  tables: string[];
+  handles: ReadonlySet<string>;
+  apply(trx: Transaction<DB>, events: RecordedEvent[]): Promise<void>;
+}
