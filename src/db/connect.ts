@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
@@ -108,7 +109,11 @@ async function connectPostgres(url: string, poolSize: number, applicationName: s
 }
 
 async function connectPglite(dir: string): Promise<Database> {
-  if (!dir.startsWith('memory://')) mkdirSync(dir, { recursive: true });
+  let unlock = () => {};
+  if (!dir.startsWith('memory://')) {
+    mkdirSync(dir, { recursive: true });
+    unlock = lockDataDir(dir);
+  }
   const pglite = new PGlite(dir);
   await pglite.waitReady;
   const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
@@ -132,6 +137,40 @@ async function connectPglite(dir: string): Promise<Database> {
     },
     async close() {
       await db.destroy();
+      unlock();
     },
   };
+}
+
+/**
+ * An embedded database belongs to one process. A second process (say, the CLI while the service runs)
+ * would corrupt it, so it is refused with a message that says what to do.
+ */
+function lockDataDir(dir: string): () => void {
+  const file = path.join(dir, '..', `${path.basename(dir)}.lock`);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return () => rmSync(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number(readFileSync(file, 'utf8'));
+      if (pid && pid !== process.pid && isAlive(pid)) {
+        throw new Error(
+          `the embedded database at ${dir} is in use by process ${pid} (a running callrec). Stop it first, or run callrec on PostgreSQL (DATABASE_URL) to share the database.`,
+        );
+      }
+      rmSync(file, { force: true }); // stale lock of a process that is gone
+    }
+  }
+  throw new Error(`could not lock ${dir}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

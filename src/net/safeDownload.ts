@@ -172,7 +172,7 @@ function validatingLookup(policy: AddressPolicy, resolve: (hostname: string) => 
  * (net.connect skips lookup for them), names through the validating lookup.
  */
 function createGuardedAgent(policy: AddressPolicy, resolve: (hostname: string) => Promise<ResolvedAddress[]>): Agent {
-  const base = buildConnector({}); void validatingLookup;
+  const base = buildConnector({ lookup: validatingLookup(policy, resolve) });
   return new Agent({
     connections: 4,
     connect(opts, callback) {

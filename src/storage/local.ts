@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { lstat, mkdir, open, readdir, realpath, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -77,17 +77,17 @@ export function createLocalStorage(options: LocalStorageOptions): LocalRecording
       }
       if (!isInside(realRoot, realDir)) return fail('invalid_path', 'object path leaves the storage root');
       const tempPath = join(realDir, `.${name}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
-      let handle;
       try {
-        handle = await open(tempPath, 'wx', 0o644);
+        await pipeline(createReadStream(filePath), createWriteStream(tempPath, { flags: 'wx', mode: 0o644 }));
       } catch (err) {
-        if (errno(err) === 'ENOENT' && attempt < 3) continue;
-        return { ok: false, error: fsError(err, 'cannot create temp file') };
+        await unlink(tempPath).catch(() => undefined);
+        if (errno(err) === 'ENOENT' && attempt < 3) continue; // folder pruned under us
+        return { ok: false, error: fsError(err, 'cannot write object') };
       }
       try {
+        const handle = await open(tempPath, 'r+');
         try {
-          await pipeline(createReadStream(filePath), handle.createWriteStream({ autoClose: false }));
-          await handle.sync();
+          await handle.sync(); // durable before it becomes visible
         } finally {
           await handle.close();
         }

@@ -1,0 +1,10 @@
+import type { ParsedArgs } from './args.ts';
+
+/** Commands contributed by other modules (token, sweep, vapi, migrate-events). */
+export interface ExtraCommand {
+  name: string;
+  usage: string;
+  run(args: ParsedArgs): Promise<number>;
+}
+
+export const extraCommands: ExtraCommand[] = [];
