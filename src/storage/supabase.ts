@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createClient } from '@supabase/supabase-js';
+import { createClient, type SupabaseClientOptions } from '@supabase/supabase-js';
 import WebSocket from 'ws';
 import {
   fail,
@@ -14,6 +14,9 @@ import {
   validateObjectPath,
   validatePrefix,
 } from './port.ts';
+
+/** `ws` works as the realtime transport; its constructor type differs from supabase's only in overloads. */
+type RealtimeTransport = NonNullable<NonNullable<SupabaseClientOptions<'public'>['realtime']>['transport']>;
 
 export interface SupabaseStorageOptions {
   /** Project URL, e.g. `https://xyz.supabase.co` (the client adds `/storage/v1`). */
@@ -32,6 +35,18 @@ export interface SupabaseStorageOptions {
 export interface SupabaseRecordingStorage extends RecordingStorage {
   kind: 'supabase';
   bucket: string;
+}
+
+/**
+ * Characters allowed in keys: Supabase's own key rule minus what supabase-js would put into the URL
+ * unencoded and change its meaning (`?`, `#`, `%`, `&`, space).
+ */
+const SAFE_KEY = /^[A-Za-z0-9/_.\-!*'()@=:;+,$]+$/;
+
+function checkKey(path: string): StorageResult<string> {
+  const valid = validateObjectPath(path);
+  if (valid.ok && !SAFE_KEY.test(path)) return fail('invalid_path', 'object path has characters Supabase Storage keys cannot carry');
+  return valid;
 }
 
 /** Supabase Storage refuses more than this many paths in one delete. */
@@ -62,13 +77,13 @@ export function createSupabaseStorage(options: SupabaseStorageOptions): Supabase
 
   const client = createClient(url, serviceRoleKey, {
     auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-    realtime: { transport: WebSocket as never },
+    realtime: { transport: WebSocket as unknown as RealtimeTransport }, // required on Node 20; never connected here
     global: { fetch: fetchWithDeadline },
   });
   const files = () => client.storage.from(bucket);
 
   async function put(path: string, filePath: string, opts: { contentType: string }): Promise<StorageResult<{ bytes: number }>> {
-    const valid = validateObjectPath(path);
+    const valid = checkKey(path);
     if (!valid.ok) return valid;
     let bytes: number;
     try {
@@ -96,7 +111,7 @@ export function createSupabaseStorage(options: SupabaseStorageOptions): Supabase
   }
 
   async function statObject(path: string): Promise<StorageResult<StoredObject | null>> {
-    const valid = validateObjectPath(path);
+    const valid = checkKey(path);
     if (!valid.ok) return valid;
     try {
       const { data, error } = await files().info(path);
@@ -112,7 +127,7 @@ export function createSupabaseStorage(options: SupabaseStorageOptions): Supabase
   }
 
   async function createSignedUrl(path: string, expiresInSeconds: number): Promise<StorageResult<{ url: string; expiresAt: Date }>> {
-    const valid = validateObjectPath(path);
+    const valid = checkKey(path);
     if (!valid.ok) return valid;
     if (!Number.isSafeInteger(expiresInSeconds) || expiresInSeconds < 1) {
       return fail('unknown', 'expiresInSeconds must be a positive integer');
@@ -130,6 +145,9 @@ export function createSupabaseStorage(options: SupabaseStorageOptions): Supabase
   async function* list(prefix: string, opts?: { pageSize?: number }): AsyncGenerator<StoredObject> {
     const valid = validatePrefix(prefix);
     if (!valid.ok) throw new StorageListError(valid.error);
+    if (valid.value !== '' && !SAFE_KEY.test(valid.value)) {
+      throw new StorageListError(storageError('invalid_path', 'prefix has characters Supabase Storage keys cannot carry'));
+    }
     const limit = opts?.pageSize === undefined ? defaultPageSize : clampPageSize(opts.pageSize);
 
     const pending: string[] = [valid.value];
@@ -140,7 +158,7 @@ export function createSupabaseStorage(options: SupabaseStorageOptions): Supabase
       for (let offset = 0; ; offset += limit) {
         let page: ListEntry[];
         try {
-          const { data, error } = await files().list(folder, { limit, offset, sortBy: { column: 'name', order: 'asc' } });
+          const { data, error } = await files().list(escapeLike(folder), { limit, offset, sortBy: { column: 'name', order: 'asc' } });
           if (error) throw new StorageListError(mapSupabaseError(error));
           page = (data ?? []) as ListEntry[];
         } catch (err) {
@@ -171,7 +189,7 @@ export function createSupabaseStorage(options: SupabaseStorageOptions): Supabase
 
   async function remove(paths: string[]): Promise<StorageResult<{ removed: number }>> {
     for (const path of paths) {
-      const valid = validateObjectPath(path);
+      const valid = checkKey(path);
       if (!valid.ok) return valid;
     }
     const unique = [...new Set(paths)];
@@ -201,6 +219,15 @@ interface ListEntry {
   updated_at?: string | null;
   created_at?: string | null;
   metadata?: { size?: number; contentLength?: number; lastModified?: string } | null;
+}
+
+/**
+ * Storage matches the list prefix with SQL `LIKE` (`lower(name) LIKE lower(prefix) || '%'`), so `_` in
+ * `org_1/` would also match `orgX1/`. Escape the wildcards (object paths never contain a backslash).
+ * Matching stays case-insensitive: folders differing only in case are merged by the service.
+ */
+export function escapeLike(prefix: string): string {
+  return prefix.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
 function clampPageSize(n: number): number {

@@ -96,11 +96,13 @@ export interface NormalisedStatus {
   endedReason: string | null;
 }
 
-/** First value that is a non-empty string after trimming. */
+/** First value that is not blank, kept as sent (a transcript's whitespace is part of it). */
 function first(...values: Array<string | null | undefined>): string | null {
-  for (const v of values) if (typeof v === 'string' && v.trim() !== '') return v.trim();
+  for (const v of values) if (typeof v === 'string' && v.trim() !== '') return v;
   return null;
 }
+
+const firstUrl = (...values: Array<string | null | undefined>) => first(...values)?.trim() ?? null;
 
 /** Epoch milliseconds (number or numeric string) or an ISO string → ISO string; anything else → null. */
 export function toIso(value: number | string | null | undefined): string | null {
@@ -148,8 +150,8 @@ export function normaliseReport(m: z.infer<typeof EndOfCallReport>, callId: stri
     transcript: first(m.artifact?.transcript, m.transcript),
     summary: first(m.analysis?.summary, m.summary),
     cost: m.cost ?? null,
-    recordingUrl: first(m.artifact?.recording?.mono?.combinedUrl, m.artifact?.recordingUrl, m.recordingUrl),
-    stereoRecordingUrl: first(m.artifact?.recording?.stereoUrl, m.artifact?.stereoRecordingUrl, m.stereoRecordingUrl),
+    recordingUrl: firstUrl(m.artifact?.recording?.mono?.combinedUrl, m.artifact?.recordingUrl, m.recordingUrl),
+    stereoRecordingUrl: firstUrl(m.artifact?.recording?.stereoUrl, m.artifact?.stereoRecordingUrl, m.stereoRecordingUrl),
     messageAt: toIso(m.timestamp),
   };
 }
