@@ -1,15 +1,15 @@
 import { rename, rm, stat } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
-import type { Mp3WorkerJob, Mp3WorkerReply } from './mp3Worker.ts';
+import { runMp3Job, type PoolFailure } from './mp3WorkerPool.ts';
 import { isDecodable } from './pcm.ts';
 import { readWavInfo } from './wav.ts';
 
 /**
- * WAV → MP3 with lamejs in a worker thread. The WAV is read in slices (bounded memory whatever its size), the
- * MP3 is written to `outPath + '.partial'` and renamed into place only when complete, so a half-written MP3 is
- * never visible at `outPath`. Conversions beyond the number of CPUs wait their turn.
+ * WAV → MP3 with lamejs in a worker thread (see mp3WorkerPool.ts). The WAV is read in slices (bounded memory
+ * whatever its size), the MP3 is written to `outPath + '.partial'` and renamed into place only when complete, so
+ * a half-written MP3 is never visible at `outPath`. Conversions beyond the number of CPUs wait their turn.
  */
+
+export { closeMp3Workers } from './mp3WorkerPool.ts';
 
 export interface ConvertOptions {
   /** constant bitrate, default 32 (plenty for speech) */
@@ -27,7 +27,7 @@ export interface ConvertResult {
   inputBytes: number;
   /** inputBytes / bytes */
   ratio: number;
-  /** wall-clock seconds the conversion took */
+  /** wall-clock seconds the conversion took (from leaving the queue, thread start-up included) */
   seconds: number;
   /** seconds of audio converted */
   durationSeconds: number;
@@ -57,85 +57,6 @@ export class AudioConvertError extends Error {
 
 /** Sample rates an MPEG-1/2/2.5 Layer III stream can carry; the encoder is fed the input rate unchanged. */
 export const MP3_SAMPLE_RATES = [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000] as const;
-
-const maxWorkers = Math.max(1, availableParallelism());
-let running = 0;
-const waiting: Array<() => void> = [];
-
-async function acquireSlot(signal?: AbortSignal): Promise<void> {
-  if (running < maxWorkers) {
-    running++;
-    return;
-  }
-  await new Promise<void>((resolve, reject) => {
-    const grant = () => {
-      signal?.removeEventListener('abort', onAbort);
-      running++;
-      resolve();
-    };
-    const onAbort = () => {
-      const i = waiting.indexOf(grant);
-      if (i >= 0) waiting.splice(i, 1);
-      reject(new AudioConvertError('aborted', 'The conversion was aborted'));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    waiting.push(grant);
-  });
-}
-
-function releaseSlot(): void {
-  running--;
-  waiting.shift()?.();
-}
-
-const runningFromTypeScript = import.meta.url.endsWith('.ts');
-const workerUrl = new URL(runningFromTypeScript ? './mp3Worker.ts' : './mp3Worker.js', import.meta.url);
-
-/**
- * Module hooks registered in the main thread (tsx) do not reach worker threads on Node 20, so when callrec runs
- * from TypeScript the worker first registers tsx and then imports the worker module.
- */
-function spawnWorker(job: Mp3WorkerJob): Worker {
-  if (!runningFromTypeScript) return new Worker(workerUrl, { workerData: job });
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(workerUrl.href)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData: job });
-}
-
-function runWorker(job: Mp3WorkerJob, signal?: AbortSignal): Promise<Mp3WorkerReply> {
-  return new Promise((resolve, reject) => {
-    const worker = spawnWorker(job);
-    let settled = false;
-    const settle = (fn: () => void) => {
-      if (settled) return;
-      settled = true;
-      signal?.removeEventListener('abort', onAbort);
-      fn();
-    };
-    let aborting = false;
-    // Settled by the 'exit' event, once the thread has stopped and can no longer touch the partial file.
-    const onAbort = () => {
-      aborting = true;
-      void worker.terminate();
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    worker.once('message', (reply: Mp3WorkerReply) => {
-      if (!aborting) settle(() => resolve(reply));
-    });
-    worker.once('error', (err) => {
-      if (!aborting) settle(() => reject(new AudioConvertError('encoder_error', `MP3 worker failed: ${err.message}`)));
-    });
-    worker.once('exit', (code) =>
-      settle(() =>
-        reject(
-          aborting
-            ? new AudioConvertError('aborted', 'The conversion was aborted')
-            : new AudioConvertError('encoder_error', `MP3 worker exited with code ${code} before answering`),
-        ),
-      ),
-    );
-  });
-}
 
 export async function convertWavToMp3(inPath: string, outPath: string, opts: ConvertOptions = {}): Promise<ConvertResult> {
   const bitrateKbps = opts.bitrateKbps ?? 32;
@@ -173,10 +94,9 @@ export async function convertWavToMp3(inPath: string, outPath: string, opts: Con
   const dataBytes = Math.floor(info.availableDataBytes / info.blockAlign) * info.blockAlign;
 
   const partialPath = `${outPath}.partial`;
-  await acquireSlot(opts.signal);
-  const started = performance.now();
+  let started = performance.now();
   try {
-    const reply = await runWorker(
+    const reply = await runMp3Job(
       {
         inPath,
         partialPath,
@@ -188,6 +108,7 @@ export async function convertWavToMp3(inPath: string, outPath: string, opts: Con
         outputChannels,
       },
       opts.signal,
+      () => (started = performance.now()),
     );
     if (!reply.ok) throw new AudioConvertError(reply.code, reply.message);
     await rename(partialPath, outPath);
@@ -204,8 +125,9 @@ export async function convertWavToMp3(inPath: string, outPath: string, opts: Con
   } catch (err) {
     await rm(partialPath, { force: true }).catch(() => undefined);
     if (err instanceof AudioConvertError) throw err;
+    const failure = err as PoolFailure;
+    if (failure?.kind === 'aborted') throw new AudioConvertError('aborted', 'The conversion was aborted');
+    if (failure?.kind === 'crashed') throw new AudioConvertError('encoder_error', `MP3 worker failed: ${failure.message}`);
     throw new AudioConvertError('io_error', (err as Error).message);
-  } finally {
-    releaseSlot();
   }
 }

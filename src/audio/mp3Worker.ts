@@ -1,7 +1,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { Mp3Encoder } from '@breezystack/lamejs';
 import { parseMpegFrameHeader } from './mpeg.ts';
 import { createFrameDecoder, type PcmLayout } from './pcm.ts';
@@ -84,10 +84,11 @@ async function run(job: Mp3WorkerJob): Promise<Mp3WorkerReply> {
   }
 }
 
-if (parentPort) {
-  const port = parentPort;
-  run(workerData as Mp3WorkerJob).then(
-    (reply) => port.postMessage(reply),
-    (err: unknown) => port.postMessage({ ok: false, code: 'encoder_error', message: String((err as Error)?.message ?? err) } satisfies Mp3WorkerReply),
+// One job at a time: the pool only posts a job to an idle thread.
+parentPort?.on('message', (msg: { id: number; job: Mp3WorkerJob }) => {
+  run(msg.job).then(
+    (reply) => parentPort!.postMessage({ id: msg.id, reply }),
+    (err: unknown) =>
+      parentPort!.postMessage({ id: msg.id, reply: { ok: false, code: 'encoder_error', message: String((err as Error)?.message ?? err) } satisfies Mp3WorkerReply }),
   );
-}
+});

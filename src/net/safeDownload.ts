@@ -202,19 +202,20 @@ function parseHttpUrl(raw: string, base?: URL): URL | null {
 }
 
 /**
- * Download `opts.url` into a new file in `opts.destDir`. Never throws for network, policy or HTTP problems:
- * they come back as `{ ok: false, error }` with a `retryable` hint. On failure no file is left behind.
+ * Download `opts.url` into a new file in `opts.destDir` (named `dl-<uuid>`, written as `dl-<uuid>.part` and
+ * renamed when complete). Never throws for network, policy or HTTP problems: they come back as
+ * `{ ok: false, error }` with a `retryable` hint, and no file is left behind. Throws a TypeError only for invalid
+ * options (a malformed `allowedAddresses` entry, a non-positive timeout).
  */
 export async function downloadToFile(opts: DownloadOptions): Promise<DownloadResult> {
   const logger = opts.logger ?? silentLogger;
   const maxRedirects = opts.maxRedirects ?? 5;
 
-  let policy: AddressPolicy;
-  try {
-    policy = createAddressPolicy(opts.allowedAddresses ?? []);
-  } catch (err) {
-    return fail('invalid_url', (err as Error).message);
+  if (!(opts.timeoutMs > 0) || !(opts.maxBytes >= 0) || !(maxRedirects >= 0)) {
+    throw new TypeError('downloadToFile: timeoutMs must be > 0, maxBytes and maxRedirects >= 0');
   }
+  // throws on a malformed entry: a configuration error, not a download outcome
+  const policy: AddressPolicy = createAddressPolicy(opts.allowedAddresses ?? []);
   if (opts.signal?.aborted) return fail('aborted', 'The download was aborted before it started');
 
   const first = parseHttpUrl(opts.url);

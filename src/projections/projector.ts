@@ -5,7 +5,7 @@ import type { RecordedEvent } from '../events/port.ts';
 /**
  * A projector turns events into rows of its read-model tables. `apply` receives the handled events of one
  * batch, in log order, inside the transaction that also moves the projector's checkpoint. It must write
- * only through `trx` (rebuilds run it against a fresh schema via `trx.withSchema`).
+ * only through `trx`, naming tables unqualified (a rebuild puts its scratch schema first on the search_path).
  */
 export interface Projector {
   name: string;

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { DB } from '../db/schema.ts';
 import type { EventStore } from '../events/port.ts';
 import { readCheckpoint } from './checkpoints.ts';
@@ -34,9 +34,13 @@ export async function rebuildProjection(db: Kysely<DB>, store: EventStore, proje
       const slice = page.filter((e) => e.position <= limit);
       const handled = slice.filter((e) => projector.handles.has(e.type));
       if (handled.length > 0) {
-        const apply = (t: typeof trx) => projector.apply(t.withSchema(scratch) as never, handled);
-        if (trx.isTransaction) await apply(trx);
-        else await trx.transaction().execute((t) => apply(t));
+        // Unqualified table names resolve to the scratch copies first.
+        const apply = async (t: Transaction<DB>) => {
+          await sql`select set_config('search_path', ${`${scratch}, public`}, true)`.execute(t);
+          await projector.apply(t, handled);
+        };
+        if (trx.isTransaction) await apply(trx as Transaction<DB>);
+        else await trx.transaction().execute(apply);
       }
       events += handled.length;
       if (slice.length > 0) position = slice[slice.length - 1]!.position;
@@ -50,6 +54,7 @@ export async function rebuildProjection(db: Kysely<DB>, store: EventStore, proje
     const live = await trx.selectFrom('checkpoints').select('position').where('name', '=', projector.name).forUpdate().executeTakeFirstOrThrow();
     const livePosition = Number(live.position);
     if (livePosition > position) await replayUntil(trx, livePosition);
+    await sql`select set_config('search_path', 'public', true)`.execute(trx);
     const final = Math.max(position, livePosition);
     for (const t of projector.tables) {
       await sql`drop table ${sql.id('public', t)}`.execute(trx);

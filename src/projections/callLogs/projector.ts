@@ -40,7 +40,7 @@ export const callLogsProjector: Projector = {
     if (changed.size === 0) return;
     const payload = JSON.stringify([...changed].map((id) => rows.get(id)));
     await sql`
-      insert into ${sql.table('call_logs')} (${columnList})
+      insert into call_logs (${columnList})
       select ${columnList} from jsonb_populate_recordset(null::public.call_logs, ${payload}::jsonb)
       on conflict (id) do update set ${updateList}`.execute(trx);
   },

@@ -14,19 +14,20 @@ type Proposed = InstanceType<typeof streamsPb.AppendReq.ProposedMessage> | Insta
 /** Counts of the calls the fake answered, by method, so tests can see which wire path a client took. */
 export type CallCounts = Record<'read' | 'subscribe' | 'append' | 'batchAppend' | 'features', number>;
 
-class RpcError extends Error {
-  constructor(
-    readonly code: grpc.status,
-    message: string,
-    readonly exception?: string,
-  ) {
-    super(message);
-  }
-  toServiceError(): Partial<grpc.ServiceError> {
-    const metadata = new grpc.Metadata();
-    if (this.exception) metadata.set('exception', this.exception);
-    return { code: this.code, details: this.message, metadata };
-  }
+interface RpcError extends Error {
+  code: grpc.status;
+  /** EventStoreDB's `exception` trailer, which the client maps to its typed errors. */
+  exception?: string;
+}
+
+function rpcError(code: grpc.status, message: string, exception?: string): RpcError {
+  return Object.assign(new Error(message), { code, exception });
+}
+
+function toServiceError(e: RpcError): Partial<grpc.ServiceError> {
+  const metadata = new grpc.Metadata();
+  if (e.exception) metadata.set('exception', e.exception);
+  return { code: e.code, details: e.message, metadata };
 }
 
 /** The Streams service (Read, Append, BatchAppend) over the in-memory log. */
@@ -35,8 +36,8 @@ export function streamsService(log: FakeLog, calls: CallCounts): grpc.UntypedSer
     read(call: grpc.ServerWritableStream<ReadReq, ReadResp>) {
       try {
         const options = call.request.getOptions();
-        if (!options) throw new RpcError(grpc.status.INVALID_ARGUMENT, 'ReadReq without options');
-        if (options.hasFilter()) throw new RpcError(grpc.status.UNIMPLEMENTED, 'the fake server does not filter reads');
+        if (!options) throw rpcError(grpc.status.INVALID_ARGUMENT, 'ReadReq without options');
+        if (options.hasFilter()) throw rpcError(grpc.status.UNIMPLEMENTED, 'the fake server does not filter reads');
         const structured = options.getUuidOption()?.hasStructured() ?? false;
         if (options.hasSubscription()) {
           calls.subscribe += 1;
@@ -62,7 +63,7 @@ export function streamsService(log: FakeLog, calls: CallCounts): grpc.UntypedSer
           const from: AllFrom = a.hasPosition() ? BigInt(a.getPosition()!.getCommitPosition()) : a.hasEnd() ? 'end' : 'start';
           for (const e of log.readAll(from, backwards, count)) call.write(readEvent(e, true, structured));
         } else {
-          throw new RpcError(grpc.status.INVALID_ARGUMENT, 'ReadReq names neither a stream nor $all');
+          throw rpcError(grpc.status.INVALID_ARGUMENT, 'ReadReq names neither a stream nor $all');
         }
         call.end();
       } catch (err) {
@@ -86,8 +87,8 @@ export function streamsService(log: FakeLog, calls: CallCounts): grpc.UntypedSer
       });
       call.on('error', () => {});
       call.on('end', () => {
-        if (failed) return callback(failed.toServiceError());
-        if (!options) return callback(new RpcError(grpc.status.INVALID_ARGUMENT, 'AppendReq without options').toServiceError());
+        if (failed) return callback(toServiceError(failed));
+        if (!options) return callback(toServiceError(rpcError(grpc.status.INVALID_ARGUMENT, 'AppendReq without options')));
         const expected: ExpectedVersion = options.hasRevision()
           ? { kind: 'revision', revision: Number(options.getRevision()) }
           : options.hasNoStream()
@@ -189,7 +190,7 @@ export function streamsService(log: FakeLog, calls: CallCounts): grpc.UntypedSer
 
   /** A catch-up then live subscription to $all: confirmation, stored events after `from` (exclusive), caught-up, live. */
   function subscribe(call: grpc.ServerWritableStream<ReadReq, ReadResp>, options: InstanceType<typeof streamsPb.ReadReq.Options>, structured: boolean) {
-    if (!options.hasAll()) throw new RpcError(grpc.status.UNIMPLEMENTED, 'the fake server only subscribes to $all');
+    if (!options.hasAll()) throw rpcError(grpc.status.UNIMPLEMENTED, 'the fake server only subscribes to $all');
     const a = options.getAll()!;
     const confirmation = new streamsPb.ReadResp();
     confirmation.setConfirmation(new streamsPb.ReadResp.SubscriptionConfirmation().setSubscriptionId(randomUUID()));
@@ -212,21 +213,21 @@ export function streamsService(log: FakeLog, calls: CallCounts): grpc.UntypedSer
 }
 
 function fail(call: grpc.ServerWritableStream<ReadReq, ReadResp>, err: unknown) {
-  const e = err instanceof RpcError ? err : new RpcError(grpc.status.INTERNAL, (err as Error).message);
-  call.emit('error', e.toServiceError());
+  const e = typeof (err as RpcError).code === 'number' ? (err as RpcError) : rpcError(grpc.status.INTERNAL, (err as Error).message);
+  call.emit('error', toServiceError(e));
 }
 
 function toProposed(m: Proposed): ProposedEvent {
   const md = m.getMetadataMap();
   const type = md.get('type');
   const contentType = md.get('content-type');
-  if (type === undefined) throw new RpcError(grpc.status.INVALID_ARGUMENT, 'Required metadata property type is missing', 'missing-required-metadata-property');
+  if (type === undefined) throw rpcError(grpc.status.INVALID_ARGUMENT, 'Required metadata property type is missing', 'missing-required-metadata-property');
   if (contentType === undefined) {
-    throw new RpcError(grpc.status.INVALID_ARGUMENT, 'Required metadata property content-type is missing', 'missing-required-metadata-property');
+    throw rpcError(grpc.status.INVALID_ARGUMENT, 'Required metadata property content-type is missing', 'missing-required-metadata-property');
   }
   const eventId = uuidToString(m.getId());
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(eventId)) {
-    throw new RpcError(grpc.status.INVALID_ARGUMENT, `event id ${JSON.stringify(eventId)} is not a UUID`);
+    throw rpcError(grpc.status.INVALID_ARGUMENT, `event id ${JSON.stringify(eventId)} is not a UUID`);
   }
   return { eventId, type, contentType, data: m.getData_asU8(), customMetadata: m.getCustomMetadata_asU8() };
 }

@@ -1,0 +1,155 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { decideCallEnded, decideStatusChanged } from '../../src/commands/callIngest.ts';
+import type { EventStore, RecordedEvent } from '../../src/events/port.ts';
+import { createPostgresEventStore } from '../../src/events/postgres/store.ts';
+import { evolveCallLog } from '../../src/projections/callLogs/evolve.ts';
+import { callLogsProjector } from '../../src/projections/callLogs/projector.ts';
+import { rebuildProjection, tableChecksum } from '../../src/projections/rebuild.ts';
+import { createProjectionRunner } from '../../src/projections/runner.ts';
+import { EndOfCallReport, normaliseReport, normaliseStatus, StatusUpdate } from '../../src/vapi/messages.ts';
+import { loadVapiFixture, listVapiFixtures } from '../fixtures/vapi/index.ts';
+import { backends } from '../support/databases.ts';
+
+const FIXED = new Date('2026-11-20T10:00:00.000Z');
+
+/** Appends every fixture (reports and status updates) for `copies` distinct calls, deterministically. */
+async function seed(store: EventStore, copies: number) {
+  const names = listVapiFixtures().filter((n) => n.startsWith('end-of-call-report') || n.startsWith('status-update'));
+  for (let i = 0; i < copies; i++) {
+    for (const name of names) {
+      const m = loadVapiFixture(name).message;
+      const callId = `${m.call.id}-${i}`;
+      const ctx = { orgId: i % 2 ? 'org-a' : 'org-b', correlationId: `seed-${i}`, now: FIXED };
+      const d =
+        m.type === 'end-of-call-report'
+          ? decideCallEnded(normaliseReport(EndOfCallReport.parse(m), callId), ctx)
+          : decideStatusChanged(normaliseStatus(StatusUpdate.parse(m), callId), ctx);
+      const r = await store.append(d.streamId, [d.event]);
+      assert.ok(r.ok);
+    }
+  }
+}
+
+test_pure();
+
+function test_pure() {
+  const test = suite('evolveCallLog (pure)');
+  const ev = (type: string, data: object, position: number): RecordedEvent => ({
+    eventId: `e${position}`, type, data, position, revision: position, streamId: 'call-x', storedAt: FIXED,
+    metadata: { correlationId: 'c', causationId: null, orgId: 'org', recordedAt: FIXED.toISOString(), actor: 't' },
+  });
+  test('statuses only move forward; the report ends the call', () => {
+    let r = evolveCallLog(undefined, ev('CallStatusChanged', { callId: 'x', orgId: 'org', status: 'in-progress', at: null, endedReason: null }, 1));
+    assert.is(r!.status, 'in-progress');
+    r = evolveCallLog(r, ev('CallStatusChanged', { callId: 'x', orgId: 'org', status: 'ringing', at: null, endedReason: null }, 2));
+    assert.is(r!.status, 'in-progress');
+    r = evolveCallLog(r, ev('CallStatusChanged', { callId: 'x', orgId: 'org', status: 'ended', at: null, endedReason: 'customer-ended-call' }, 3));
+    assert.is(r!.status, 'ended');
+    assert.is(r!.ended_reason, 'customer-ended-call');
+    assert.is(r!.first_position, 1);
+    assert.is(r!.last_position, 3);
+  });
+  test('pipeline outcomes set the recording state', () => {
+    let r = evolveCallLog(undefined, ev('CallEnded', { callId: 'x', orgId: 'org', recordingUrl: 'https://x/y.wav', stereoRecordingUrl: null, endedAt: null, messageAt: null }, 1));
+    assert.is(r!.recording_status, 'pending');
+    r = evolveCallLog(r, ev('UploadFailed', { callId: 'x', attempt: 1, step: 'fetch', code: 'timeout', message: 'slow', retryable: true, status: null }, 2));
+    assert.is(r!.recording_status, 'failed');
+    r = evolveCallLog(r, ev('UploadRetryScheduled', { callId: 'x', attempt: 2, dueAt: '2026-11-20T10:05:00.000Z', delayMinutes: 5 }, 3));
+    assert.is(r!.recording_status, 'retry_scheduled');
+    assert.is(r!.recording_next_retry_at, '2026-11-20T10:05:00.000Z');
+    r = evolveCallLog(r, ev('UploadAbandoned', { callId: 'x', attempts: 4, code: 'timeout', reason: 'gave up' }, 4));
+    assert.is(r!.recording_status, 'abandoned');
+    assert.is(r!.transcript_only_fallback, true);
+    assert.is(evolveCallLog(undefined, ev('UrlSigned', { callId: 'nobody' }, 9)), undefined);
+  });
+  test.run();
+}
+
+for (const backend of await backends()) {
+  const test = suite(`call_logs projection [${backend.name}]`);
+
+  test('live projection equals a rebuild from zero, and rebuilding twice gives the same checksum', async () => {
+    const t = await backend.open();
+    const store = createPostgresEventStore(t.database);
+    const runner = createProjectionRunner({ database: t.database, store, projectors: [callLogsProjector], instanceId: 'test', batchSize: 37 });
+    try {
+      await seed(store, 20);
+      runner.start();
+      const head = await store.headPosition();
+      const deadline = Date.now() + 20_000;
+      while ((await runner.positions()).call_logs < head && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await runner.stop();
+      const live = await tableChecksum(t.database.db, 'call_logs');
+      assert.ok(live.rows > 0);
+      const liveRows = await t.database.db.selectFrom('call_logs').selectAll().orderBy('id').execute();
+      const r1 = await rebuildProjection(t.database.db, store, callLogsProjector, { batchSize: 50 });
+      assert.is(r1.position, head);
+      const rebuilt = await tableChecksum(t.database.db, 'call_logs');
+      assert.equal(rebuilt, live);
+      assert.equal(await t.database.db.selectFrom('call_logs').selectAll().orderBy('id').execute(), liveRows);
+      await rebuildProjection(t.database.db, store, callLogsProjector);
+      assert.equal(await tableChecksum(t.database.db, 'call_logs'), live);
+      // Indexes survive the swap: search still works through the GIN index's column.
+      const hits = await t.database.db.selectFrom('call_logs').select('id').where('search', '@@', (eb) => eb.fn('plainto_tsquery', [eb.val('simple'), eb.val('wednesday')]) as never).execute();
+      assert.ok(hits.length > 0);
+    } finally {
+      await runner.stop();
+      await store.close();
+      await t.close();
+    }
+  });
+
+  test('a rebuild while new events arrive misses nothing', async () => {
+    const t = await backend.open();
+    const store = createPostgresEventStore(t.database);
+    const runner = createProjectionRunner({ database: t.database, store, projectors: [callLogsProjector], instanceId: 'test' });
+    try {
+      await seed(store, 5);
+      runner.start();
+      const more = seed(store, 8);
+      await rebuildProjection(t.database.db, store, callLogsProjector, { batchSize: 20 });
+      await more;
+      const head = await store.headPosition();
+      const deadline = Date.now() + 20_000;
+      while ((await runner.positions()).call_logs < head && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await runner.stop();
+      const afterLive = await tableChecksum(t.database.db, 'call_logs');
+      await rebuildProjection(t.database.db, store, callLogsProjector);
+      assert.equal(await tableChecksum(t.database.db, 'call_logs'), afterLive);
+    } finally {
+      await runner.stop();
+      await store.close();
+      await t.close();
+    }
+  });
+
+  test('two runners on one database: each event applied exactly once', async () => {
+    const t = await backend.open();
+    const store = createPostgresEventStore(t.database);
+    const a = createProjectionRunner({ database: t.database, store, projectors: [callLogsProjector], instanceId: 'a', leaseMs: 500 });
+    const b = createProjectionRunner({ database: t.database, store, projectors: [callLogsProjector], instanceId: 'b', leaseMs: 500 });
+    try {
+      a.start();
+      b.start();
+      await seed(store, 6);
+      const head = await store.headPosition();
+      const deadline = Date.now() + 20_000;
+      while ((await a.positions()).call_logs < head && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await a.stop();
+      await b.stop();
+      const live = await tableChecksum(t.database.db, 'call_logs');
+      await rebuildProjection(t.database.db, store, callLogsProjector);
+      assert.equal(await tableChecksum(t.database.db, 'call_logs'), live);
+    } finally {
+      await a.stop();
+      await b.stop();
+      await store.close();
+      await t.close();
+    }
+  });
+
+  test.run();
+}
+
+export const checksumsForCrossBackend = { seed, FIXED };
