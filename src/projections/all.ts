@@ -1,7 +1,8 @@
 import { callLogsProjector } from './callLogs/projector.ts';
 import type { Projector } from './projector.ts';
+import { recordingDownloadsProjector } from './recordingDownloads/projector.ts';
 
 /** Every read model callrec keeps. */
 export function allProjectors(): Projector[] {
-  return [callLogsProjector];
+  return [callLogsProjector, recordingDownloadsProjector];
 }

@@ -33,7 +33,11 @@ export function createPostgresEventStore(database: Database, opts: PostgresEvent
   const pollMs = opts.pollMs ?? 1000;
   const signal = createAppendSignal();
   const queue: Pending[] = [];
-  let flushing = false;
+  // Two batches may be in flight: while one commits, the next already waits on the append lock in the
+  // database, so no round trip is wasted between them. They still commit one after the other.
+  const maxInFlight = 2;
+  let inFlight = 0;
+  let scheduled = false;
   let unlisten: (() => Promise<void>) | undefined;
   let listening: Promise<void> | undefined;
 
@@ -48,15 +52,26 @@ export function createPostgresEventStore(database: Database, opts: PostgresEvent
   }
 
   async function writeBatch(batch: Pending[]) {
-    const results = await db.transaction().execute((trx) => appendBatch(trx, batch.map((p) => p.request)));
+    const results = await appendBatch(db, batch.map((p) => p.request));
     batch.forEach((p, i) => p.resolve(results[i]!));
     if (results.some((r) => r.ok && !r.duplicate)) signal.notify();
   }
 
+  function schedule() {
+    if (scheduled || inFlight >= maxInFlight) return;
+    scheduled = true;
+    // Let the appends of this tick (e.g. writers just woken by the previous batch) join the batch.
+    setImmediate(() => {
+      scheduled = false;
+      void flush();
+    });
+  }
+
   async function flush() {
-    flushing = true;
+    if (inFlight >= maxInFlight || queue.length === 0) return;
+    inFlight += 1;
     try {
-      while (queue.length > 0) {
+      if (queue.length > 0) {
         const batch: Pending[] = [];
         let events = 0;
         while (queue.length > 0 && (batch.length === 0 || events + queue[0]!.request.events.length <= maxBatchEvents)) {
@@ -64,12 +79,13 @@ export function createPostgresEventStore(database: Database, opts: PostgresEvent
           events += p.request.events.length;
           batch.push(p);
         }
+        if (queue.length > 0) schedule();
         try {
           await writeBatch(batch);
         } catch (err) {
           if (batch.length === 1) {
             batch[0]!.reject(err);
-            continue;
+            return;
           }
           // Nothing of the batch committed. Try each request alone, so one bad request fails only itself.
           for (const p of batch) {
@@ -82,7 +98,8 @@ export function createPostgresEventStore(database: Database, opts: PostgresEvent
         }
       }
     } finally {
-      flushing = false;
+      inFlight -= 1;
+      if (queue.length > 0) schedule();
     }
   }
 
@@ -111,7 +128,7 @@ export function createPostgresEventStore(database: Database, opts: PostgresEvent
       }
       return new Promise<AppendResult>((resolve, reject) => {
         queue.push({ request: { streamId, events: prepared, expected }, resolve, reject });
-        if (!flushing) void flush();
+        schedule();
       });
     },
     readStream(streamId, o = {}) {

@@ -1,0 +1,123 @@
+import { silentLogger, type Logger } from '../../log.ts';
+import { validateEventData } from '../catalog.ts';
+import { UUID_RE } from '../ids.ts';
+import type { AppendResult, EventStore, ExpectedRevision, NewEvent } from '../port.ts';
+import { createAppendSignal } from '../signal.ts';
+import { pollingSubscription } from '../subscription.ts';
+import { appendToEventStoreDb } from './append.ts';
+import { openEsdbConnection } from './connection.ts';
+import { startAppendNotifier } from './notifier.ts';
+import { readAllPage, readHeadPosition, readStreamEvents } from './reads.ts';
+import { checkStreamId, streamNames } from './records.ts';
+
+export interface EventStoreDbStoreOptions {
+  /** `esdb://host:2113?tls=false`, or any connection string @eventstore/db-client accepts. */
+  connectionString: string;
+  /** Upper bound of every call to the server, in ms (default 10000). */
+  deadlineMs?: number;
+  logger?: Logger;
+  /** Fallback poll interval of subscriptions when no live notification arrives (default 1000). */
+  pollMs?: number;
+  /**
+   * Prefix of every EventStoreDB stream this store uses (default none), so that several callrec
+   * deployments, or test runs, can share one server without seeing each other's events.
+   */
+  namespace?: string;
+  /** Calls in flight at once on the connection (default 64). */
+  maxConcurrentCalls?: number;
+}
+
+/**
+ * The event store on EventStoreDB (gRPC, @eventstore/db-client 6.x; server 22.10 or later, which
+ * reports positions on stream reads). How streams, positions and event ids map onto the server:
+ * records.ts (streams, positions), claims.ts (store-wide unique event ids), append.ts (the append steps).
+ *
+ * - Appends to one stream run one at a time in this process; appends to different streams run
+ *   concurrently.
+ * - readAll pages through `$all`, skipping system events, event-id claims and other namespaces.
+ * - subscribe is the polling subscription over readAll, woken by this process's appends and by a live
+ *   `$all` subscription (notifier.ts) for appends from other processes.
+ * - Every call is under `deadlineMs`; an unreachable or silent server is a `database_unavailable`
+ *   CallrecError naming the connection string (password masked).
+ */
+export function createEventStoreDbStore(opts: EventStoreDbStoreOptions): EventStore {
+  const logger = opts.logger ?? silentLogger;
+  const pollMs = opts.pollMs ?? 1000;
+  const conn = openEsdbConnection({
+    connectionString: opts.connectionString,
+    deadlineMs: opts.deadlineMs ?? 10_000,
+    maxConcurrentCalls: opts.maxConcurrentCalls ?? 64,
+    logger,
+  });
+  const names = streamNames(opts.namespace ?? '');
+  const signal = createAppendSignal();
+  const locks = createStreamLocks();
+  let notifier: ReturnType<typeof startAppendNotifier> | undefined;
+  const ensureNotifier = () => (notifier ??= startAppendNotifier(conn, names, signal, logger));
+  const readAll = (r: { after: number; limit: number }) => readAllPage(conn, names, r.after, r.limit);
+
+  return {
+    kind: 'eventstoredb',
+    async append(streamId: string, events: NewEvent[], expected: ExpectedRevision = 'any') {
+      const prepared: NewEvent[] = [];
+      for (const e of events) {
+        const issues: string[] = [];
+        if (typeof e.eventId !== 'string' || !UUID_RE.test(e.eventId)) issues.push(`eventId: not a UUID (${String(e.eventId)})`);
+        const checked = validateEventData(e.type, e.data);
+        if (!checked.ok) issues.push(...checked.issues);
+        if (!e.metadata || typeof e.metadata.correlationId !== 'string' || typeof e.metadata.actor !== 'string') {
+          issues.push('metadata: correlationId and actor are required');
+        }
+        if (issues.length > 0) {
+          return {
+            ok: false,
+            error: { code: 'invalid_event', eventId: String(e.eventId), type: e.type, issues, message: `event ${e.type} refused: ${issues.join('; ')}` },
+          } satisfies AppendResult;
+        }
+        prepared.push({ ...e, eventId: e.eventId.toLowerCase(), data: checked.ok ? checked.data : e.data });
+      }
+      checkStreamId(streamId);
+      const result = await locks.run(streamId, () => appendToEventStoreDb(conn, names, streamId, prepared, expected));
+      if (result.ok && !result.duplicate && result.positions.length > 0) signal.notify();
+      return result;
+    },
+    async readStream(streamId, o = {}) {
+      checkStreamId(streamId);
+      return readStreamEvents(conn, names, streamId, o.fromRevision ?? 0, o.limit);
+    },
+    readAll({ after, limit }) {
+      return readAll({ after, limit });
+    },
+    subscribe(after, o = {}) {
+      ensureNotifier();
+      return pollingSubscription({ after, batchSize: o.batchSize ?? 500, pollMs, readAll, signal });
+    },
+    headPosition() {
+      return readHeadPosition(conn, names);
+    },
+    async waitForAppend(timeoutMs) {
+      ensureNotifier();
+      await signal.wait(signal.version, timeoutMs);
+    },
+    async close() {
+      await notifier?.stop();
+      await conn.close();
+    },
+  };
+}
+
+/** Runs functions one at a time per key (in call order), concurrently across keys. */
+function createStreamLocks() {
+  const tails = new Map<string, Promise<unknown>>();
+  return {
+    run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+      const result = (tails.get(key) ?? Promise.resolve()).then(fn);
+      const tail = result.catch(() => {});
+      tails.set(key, tail);
+      void tail.then(() => {
+        if (tails.get(key) === tail) tails.delete(key);
+      });
+      return result;
+    },
+  };
+}
