@@ -115,7 +115,6 @@ export function createLocalRecordingHandler(options: LocalRecordingHandlerOption
       ctx.set('Cache-Control', `private, max-age=${Math.max(0, check.expires - Math.floor(now.getTime() / 1000))}`);
       ctx.set('X-Content-Type-Options', 'nosniff');
       ctx.set('Last-Modified', info.mtime.toUTCString());
-      ctx.type = contentTypeForPath(path);
 
       const range = parseRange(ctx.get('Range') || undefined, size);
       if (range.kind === 'unsatisfiable') {
@@ -131,13 +130,12 @@ export function createLocalRecordingHandler(options: LocalRecordingHandlerOption
       if (range.kind === 'range') ctx.set('Content-Range', `bytes ${start}-${end}/${size}`);
 
       if (ctx.method === 'HEAD' || length === 0) {
-        ctx.type = contentTypeForPath(path);
-        ctx.length = length;
         if (ctx.method !== 'HEAD') ctx.body = '';
-        return;
+      } else {
+        ctx.body = handle.createReadStream({ start, end }); // closes the handle when done or destroyed
+        handedOff = true;
       }
-      ctx.body = handle.createReadStream({ start, end }); // closes the handle when done or destroyed
-      handedOff = true;
+      // setting a body may reset these: set them last
       ctx.type = contentTypeForPath(path);
       ctx.length = length;
     } finally {

@@ -42,7 +42,7 @@ export function verifyLocalSignature(opts: {
 }): LocalSignatureCheck {
   const { expires, sig } = opts;
   if (typeof expires !== 'string' || !/^\d{1,12}$/.test(expires)) return { ok: false, reason: 'invalid' };
-  if (typeof sig !== 'string' || !/^[0-9a-f]{64}$/i.test(sig)) return { ok: false, reason: 'invalid' };
+  if (typeof sig !== 'string' || !/^[0-9a-f]{64}$/.test(sig)) return { ok: false, reason: 'invalid' };
   const expiresAt = Number(expires);
   const expected = Buffer.from(localSignature(opts.signingSecret, opts.path, expiresAt), 'hex');
   const given = Buffer.from(sig, 'hex');

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createClient, type SupabaseClientOptions } from '@supabase/supabase-js';
 import WebSocket from 'ws';
+import { createStorageFetch } from './streamingFetch.ts';
 import {
   fail,
   ok,
@@ -53,9 +54,9 @@ function checkKey(path: string): StorageResult<string> {
 const REMOVE_BATCH = 1000;
 
 /**
- * Recording storage on Supabase Storage through supabase-js. Uploads stream the file (no full copy in
- * memory) with `x-upsert: true`; every call resolves to a result, never throws (list throws
- * `StorageListError`).
+ * Recording storage on Supabase Storage through supabase-js. Uploads stream the file with
+ * `x-upsert: true` and a Content-Length (streamingFetch.ts says why not through `fetch`). Every call
+ * resolves to a result and never throws (`list` throws `StorageListError`).
  */
 export function createSupabaseStorage(options: SupabaseStorageOptions): SupabaseRecordingStorage {
   const { url, serviceRoleKey, bucket } = options;
@@ -67,18 +68,10 @@ export function createSupabaseStorage(options: SupabaseStorageOptions): Supabase
   const uploadTimeoutMs = options.uploadTimeoutMs ?? 30 * 60_000;
   const defaultPageSize = clampPageSize(options.pageSize ?? 100);
 
-  // Streaming bodies carry `duplex`; only uploads send one, so they get the long deadline.
-  const fetchWithDeadline: typeof fetch = (input, init) => {
-    const ms = init && 'duplex' in init && init.duplex ? uploadTimeoutMs : requestTimeoutMs;
-    const deadline = AbortSignal.timeout(ms);
-    const signal = init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline;
-    return fetch(input, { ...init, signal });
-  };
-
   const client = createClient(url, serviceRoleKey, {
     auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
     realtime: { transport: WebSocket as unknown as RealtimeTransport }, // required on Node 20; never connected here
-    global: { fetch: fetchWithDeadline },
+    global: { fetch: createStorageFetch({ requestTimeoutMs, uploadTimeoutMs }) },
   });
   const files = () => client.storage.from(bucket);
 
@@ -100,6 +93,7 @@ export function createSupabaseStorage(options: SupabaseStorageOptions): Supabase
         contentType: opts.contentType,
         cacheControl: '3600',
         duplex: 'half',
+        headers: { 'content-length': String(bytes) },
       });
       if (error) return { ok: false, error: mapSupabaseError(error) };
       return ok({ bytes });
@@ -273,6 +267,10 @@ export function mapSupabaseError(err: unknown): StorageError {
 
   if (status >= 500 || status === 408 || status === 429 || UNAVAILABLE_NAMES.has(name)) {
     return storageError('unavailable', `storage unavailable (${status}): ${message}`, { retryable: true, status });
+  }
+  // A missing bucket is configuration, not a missing object: stat must not answer "no such object".
+  if ((status === 404 || NOT_FOUND_NAMES.has(name)) && /bucket/i.test(message)) {
+    return storageError('unknown', `bucket not found: ${message}`, { status: 404 });
   }
   if (status === 404 || NOT_FOUND_NAMES.has(name)) return storageError('not_found', message, { status: 404 });
   if (status === 409 || CONFLICT_NAMES.has(name)) return storageError('conflict', message, { status: 409 });

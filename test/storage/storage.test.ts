@@ -1,6 +1,6 @@
 import { once } from 'node:events';
-import { mkdir, mkdtemp, readdir, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import { mkdir, mkdtemp, readdir, rename, rm, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -171,6 +171,7 @@ pure('verifyLocalSignature', () => {
   assert.equal(check({ expires: String(expires + 3600) }), { ok: false, reason: 'invalid' });
   assert.equal(check({ sig: sig.slice(0, -1) }), { ok: false, reason: 'invalid' });
   assert.equal(check({ sig: `${sig.slice(0, -1)}z` }), { ok: false, reason: 'invalid' });
+  assert.equal(check({ sig: sig.toUpperCase() }), { ok: false, reason: 'invalid' }, 'only the canonical lowercase form');
   assert.equal(check({ sig: [sig] }), { ok: false, reason: 'invalid' });
   assert.equal(check({ expires: undefined }), { ok: false, reason: 'invalid' });
   assert.equal(check({ now: new Date((expires + 1) * 1000) }), { ok: false, reason: 'expired' });
@@ -388,7 +389,7 @@ local.run();
 
 const supa = suite('storage: supabase adapter');
 
-supa('uploads stream the file (chunked, no full-body buffer) with upsert', async () => {
+supa('uploads stream the file with upsert and Content-Length', async () => {
   const fake = await startFakeSupabaseStorage({ serviceRoleKey: SERVICE_KEY, bucket: 'rec' });
   const dir = await mkdtemp(join(tmpdir(), 'callrec-supa-'));
   try {
@@ -399,7 +400,7 @@ supa('uploads stream the file (chunked, no full-body buffer) with upsert', async
     const upload = fake.requests.find((r) => r.method === 'POST' && r.path === '/storage/v1/object/rec/o/2026/01/01/a.wav');
     assert.ok(upload);
     assert.is(upload.headers['x-upsert'], 'true');
-    assert.is(upload.headers['transfer-encoding'], 'chunked');
+    assert.is(upload.headers['content-length'], '200000');
     assert.is(upload.headers['content-type'], 'audio/wav');
     assert.is(upload.headers.authorization, `Bearer ${SERVICE_KEY}`);
     assert.is(upload.headers.apikey, SERVICE_KEY);
@@ -427,6 +428,13 @@ supa('wrong key → unauthorized; duplicate without upsert → conflict; 503 →
     assert.is(put.error.retryable, false);
     const st = await wrong.stat('o/a.wav');
     assert.ok(!st.ok && st.error.code === 'unauthorized');
+
+    // a wrong bucket is an error, never "no such object"
+    const noBucket = createSupabaseStorage({ url: fake.url, serviceRoleKey: SERVICE_KEY, bucket: 'nope' });
+    const stNoBucket = await noBucket.stat('o/a.wav');
+    assert.ok(!stNoBucket.ok, 'stat in a missing bucket fails');
+    assert.is(stNoBucket.error.code, 'unknown');
+    assert.match(stNoBucket.error.message, /bucket not found/i);
 
     // the protocol itself: a second create without x-upsert is "409 Duplicate" inside a 400
     const storage = createSupabaseStorage({ url: fake.url, serviceRoleKey: SERVICE_KEY, bucket: 'rec' });
@@ -503,6 +511,40 @@ supa('list escapes LIKE wildcards in folder names (org_a is not orgXa)', async (
     assert.is(fake.requests.length, before);
   } finally {
     await fake.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+supa('a big upload streams: memory stays far below the file size', async () => {
+  // A sink that answers like Storage and keeps nothing, so any growth is the client's buffering.
+  const size = 160 * 1024 * 1024;
+  let received = 0;
+  const sink = createServer((req, res) => {
+    req.on('data', (chunk: Buffer) => void (received += chunk.length));
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ Id: 'id', Key: 'rec/o/big.wav' }));
+    });
+  });
+  sink.listen(0, '127.0.0.1');
+  await once(sink, 'listening');
+  const dir = await mkdtemp(join(tmpdir(), 'callrec-supa-'));
+  try {
+    const file = join(dir, 'big.wav');
+    await writeFile(file, '');
+    await truncate(file, size); // sparse: costs no disk
+    const storage = createSupabaseStorage({ url: `http://127.0.0.1:${(sink.address() as AddressInfo).port}`, serviceRoleKey: SERVICE_KEY, bucket: 'rec' });
+    const base = process.memoryUsage().arrayBuffers;
+    let peak = base;
+    const sampler = setInterval(() => void (peak = Math.max(peak, process.memoryUsage().arrayBuffers)), 5);
+    const put = await storage.put('o/big.wav', file, { contentType: 'audio/wav' });
+    clearInterval(sampler);
+    assert.ok(put.ok, put.ok ? '' : put.error.message);
+    assert.is(received, size);
+    const extraMb = (peak - base) / 1024 / 1024;
+    assert.ok(extraMb < 48, `buffers grew by ${extraMb.toFixed(1)} MB for a ${size / 1024 / 1024} MB upload`);
+  } finally {
+    await closeServer(sink);
     await rm(dir, { recursive: true, force: true });
   }
 });
