@@ -32,6 +32,40 @@ export async function resolveOrg(
   return defaultOrg;
 }
 
+export interface OrgResolver {
+  resolve(keys: { assistantId: string | null; phoneNumberId: string | null; vapiOrgId: string | null }): Promise<string>;
+  /** Forget the cached mappings (after a change made in this process). */
+  invalidate(): void;
+}
+
+/**
+ * Resolves orgs from an in-memory copy of org_mappings, reloaded at most every `ttlMs`: the webhook path
+ * then costs no database round trip. A mapping changed by another process (the CLI) applies within ttlMs.
+ */
+export function createOrgResolver(db: Kysely<DB>, defaultOrg: string, ttlMs = 5000): OrgResolver {
+  let cache: Map<string, string> | undefined;
+  let loadedAt = 0;
+  let loading: Promise<Map<string, string>> | undefined;
+  const load = async () => {
+    const rows = await db.selectFrom('org_mappings').select(['kind', 'value', 'org_id']).execute();
+    return new Map(rows.map((r) => [`${r.kind}\u0000${r.value}`, r.org_id]));
+  };
+  return {
+    async resolve(keys) {
+      if (!cache || Date.now() - loadedAt > ttlMs) {
+        loading ??= load().finally(() => (loading = undefined));
+        cache = await loading;
+        loadedAt = Date.now();
+      }
+      const hit = (kind: MappingKind, value: string | null) => (value ? cache!.get(`${kind}\u0000${value}`) : undefined);
+      return hit('assistant', keys.assistantId) ?? hit('phone_number', keys.phoneNumberId) ?? hit('vapi_org', keys.vapiOrgId) ?? defaultOrg;
+    },
+    invalidate() {
+      cache = undefined;
+    },
+  };
+}
+
 export async function setOrgMapping(db: Kysely<DB>, kind: MappingKind, value: string, orgId: string): Promise<void> {
   if (!ORG_ID_RE.test(orgId)) throw new Error(`org id ${JSON.stringify(orgId)} must be 1-64 letters, digits, _ or -`);
   if (!value || value.length > 200) throw new Error('mapping value must be 1-200 characters');

@@ -1,7 +1,10 @@
+import type { OrgResolver } from '../commands/orgs.ts';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/connect.ts';
 import type { EventStore } from '../events/port.ts';
 import type { Logger } from '../log.ts';
+import type { RecordingStorage } from '../storage/port.ts';
+import type { SseHub } from './sse/hub.ts';
 
 /** What HTTP routes may use. Routes get their dependencies from here, never from globals. */
 export interface HttpDeps {
@@ -12,5 +15,11 @@ export interface HttpDeps {
   /** Time source (tests move it). */
   clock: () => Date;
   readiness(): Promise<{ ready: boolean; checks: Record<string, unknown> }>;
+  /** Recording storage (signing URLs); absent = recording routes answer 503 storage_unavailable. */
+  storage?: RecordingStorage;
+  /** The SSE fan-out; absent = GET /api/events answers 503. */
+  sseHub?: SseHub;
+  /** Org of a call from the Vapi ids (cached org_mappings). */
+  orgResolver?: OrgResolver;
   [extra: string]: unknown;
 }

@@ -112,7 +112,7 @@ for (const backend of await backends()) {
     body.message.call.id = 'auth-call';
     const raw = JSON.stringify(body);
     const before = await s.store.headPosition();
-    for (const headers of [{}, { 'x-vapi-secret': 'wrong' }, { authorization: 'Bearer wrong' }, { 'x-signature': 'ab'.repeat(32), 'x-timestamp': String(Date.now()) }]) {
+    for (const headers of [{}, { 'x-vapi-secret': 'wrong' }, { authorization: 'Bearer wrong' }, { 'x-signature': 'ab'.repeat(32), 'x-timestamp': String(Date.now()) }] as Array<Record<string, string>>) {
       const res = await s.post('/webhooks/vapi', raw, headers);
       assert.is(res.status, 401, JSON.stringify(headers));
       const err = (await res.json()) as { error: { code: string } };
@@ -171,9 +171,11 @@ for (const backend of await backends()) {
     const body = loadVapiFixture('end-of-call-report.current');
     body.message.call.id = 'mapped-call';
     await setOrgMapping(s.database.db, 'phone_number', body.message.call.phoneNumberId, 'org-by-phone');
+    s.orgResolver.invalidate();
     assert.is((await s.post('/webhooks/vapi', body, auth)).status, 200);
     assert.is((await row(s, 'mapped-call'))!.org_id, 'org-by-phone');
     await setOrgMapping(s.database.db, 'assistant', body.message.call.assistantId, 'org-by-assistant');
+    s.orgResolver.invalidate();
     body.message.call.id = 'mapped-call-2';
     assert.is((await s.post('/webhooks/vapi', body, auth)).status, 200);
     const r = (await row(s, 'mapped-call-2'))!;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type Router from '@koa/router';
 import { decideCallEnded, decideStatusChanged } from '../../commands/callIngest.ts';
-import { resolveOrg } from '../../commands/orgs.ts';
+import { createOrgResolver } from '../../commands/orgs.ts';
 import { CallrecError } from '../../errors.ts';
 import { EndOfCallReport, Envelope, normaliseReport, normaliseStatus, readCallId, StatusUpdate } from '../../vapi/messages.ts';
 import { verifyWebhook } from '../../vapi/webhookAuth.ts';
@@ -14,6 +14,7 @@ import { readRawBody } from '../rawBody.ts';
  */
 export function registerVapiWebhook(router: Router, deps: HttpDeps) {
   const { config, store, database, logger } = deps;
+  const orgs = deps.orgResolver ?? createOrgResolver(database.db, config.DEFAULT_ORG_ID);
   const auth = { secret: config.VAPI_WEBHOOK_SECRET, hmacSecret: config.VAPI_WEBHOOK_HMAC_SECRET, toleranceSeconds: config.VAPI_WEBHOOK_HMAC_TOLERANCE_SECONDS };
 
   router.post('/webhooks/vapi', async (ctx) => {
@@ -47,13 +48,13 @@ export function registerVapiWebhook(router: Router, deps: HttpDeps) {
       if (!id.ok) throw new CallrecError(id.code, id.message);
       if (messageType === 'end-of-call-report') {
         const report = normaliseReport(EndOfCallReport.parse(message), id.callId);
-        const orgId = await resolveOrg(database.db, report, config.DEFAULT_ORG_ID);
+        const orgId = await orgs.resolve(report);
         decided = decideCallEnded(report, { orgId, correlationId, now });
       } else {
         const m = StatusUpdate.safeParse(message);
         if (!m.success) throw new CallrecError('invalid_body', m.error.issues.map((i) => `message.${i.path.join('.')}: ${i.message}`).join('; '));
         const status = normaliseStatus(m.data, id.callId);
-        const orgId = await resolveOrg(database.db, status, config.DEFAULT_ORG_ID);
+        const orgId = await orgs.resolve(status);
         decided = decideStatusChanged(status, { orgId, correlationId, now });
       }
     } else {
