@@ -1,0 +1,24 @@
+// `npm run bench`: every benchmark, each printing its figures beside a baseline measured in the same run.
+// Run one with `npm run bench -- appends` (names: appends, readAll, ingest, pipeline, sse, audio).
+const all: Array<[string, () => Promise<unknown>]> = [
+  ['appends', async () => (await import('./appends.ts')).benchAppends()],
+  ['readAll', async () => (await import('./readAll.ts')).benchReadAll()],
+  ['ingest', async () => (await import('./ingest.ts')).benchIngest()],
+  ['pipeline', async () => (await import('./pipeline.ts')).benchPipeline()],
+  ['sse', async () => (await import('./sse.ts')).benchSse()],
+  ['audio', async () => (await import('./audio.ts')).benchAudio()],
+];
+
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((w) => !all.some(([n]) => n === w));
+if (unknown.length) {
+  console.error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${all.map(([n]) => n).join(', ')}`);
+  process.exit(2);
+}
+console.log(`callrec benchmarks on Node ${process.version}, ${(await import('node:os')).cpus().length} cores`);
+for (const [name, run] of all) {
+  if (wanted.length && !wanted.includes(name)) continue;
+  console.log(`\n## ${name}`);
+  await run();
+}
+process.exit(0);
