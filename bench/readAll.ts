@@ -13,20 +13,34 @@ export async function benchReadAll(n = Number(process.env.BENCH_READ_EVENTS || 1
   const kinds: Array<'postgres' | 'pglite'> = (await postgresAvailable()) ? ['postgres', 'pglite'] : ['pglite'];
   for (const kind of kinds) {
     const count = kind === 'pglite' ? Math.min(n, 50_000) : n;
-    console.log(`\nread-all and rebuild on ${kind} (${fmt(count)} CallEnded events, ~1 KB each)`);
+    console.log(`\nread-all and rebuild on ${kind} (${fmt(count)} events: 6 per call, one ~1 KB report each)`);
     const b = await openBenchDb(kind);
     try {
       const store = createPostgresEventStore(b.database);
       const now = new Date('2026-11-20T10:00:00Z');
-      for (let i = 0; i < count; i += 1000) {
+      // A realistic mix: per call two status updates, the report (with a ~800-character transcript), the
+      // upload, the signed URL and one download: six events, one of them carrying text to index.
+      const perCall = 6;
+      const calls = Math.ceil(count / perCall);
+      for (let i = 0; i < calls; i += 500) {
         await Promise.all(
-          Array.from({ length: Math.min(1000, count - i) }, (_, k) => {
+          Array.from({ length: Math.min(500, calls - i) }, (_, k) => {
             const id = `bench-${i + k}`;
+            const orgId = `org-${k % 5}`;
+            const meta = { correlationId: randomUUID(), causationId: null, orgId, recordedAt: now.toISOString(), actor: 'bench' };
             const d = decideCallEnded(
               { callId: id, vapiOrgId: null, callType: 'inboundPhoneCall', assistantId: 'a1', phoneNumberId: 'p1', customerNumber: '+15550100', startedAt: now.toISOString(), endedAt: now.toISOString(), durationSeconds: 61, endedReason: 'customer-ended-call', transcript, summary: 'Moved appointment.', cost: 0.12, recordingUrl: `https://storage.vapi.ai/${id}.wav`, stereoRecordingUrl: null, messageAt: now.toISOString() },
-              { orgId: `org-${k % 5}`, correlationId: randomUUID(), now },
+              { orgId, correlationId: meta.correlationId, now },
             );
-            return store.append(d.streamId, [d.event]);
+            const ev = (type: string, data: object) => ({ eventId: randomUUID(), type, data, metadata: meta });
+            return store.append(d.streamId, [
+              ev('CallStatusChanged', { callId: id, orgId, status: 'ringing', at: now.toISOString(), endedReason: null }),
+              ev('CallStatusChanged', { callId: id, orgId, status: 'in-progress', at: now.toISOString(), endedReason: null }),
+              d.event,
+              ev('RecordingUploaded', { callId: id, attempt: 1, storagePath: `${orgId}/2026/11/20/${id}.wav`, bytes: 480_044, sha256: 'a'.repeat(64), format: 'wav', codec: 'PCM', contentType: 'audio/wav', durationSeconds: 30, channels: 1, sampleRate: 8000, source: 'payload-url', originalBytes: null, compressionRatio: null }),
+              ev('UrlSigned', { callId: id, storagePath: `${orgId}/2026/11/20/${id}.wav`, url: `http://localhost:3000/recordings/${id}.wav?expires=1&sig=x`, expiresAt: now.toISOString(), by: 'system:pipeline' }),
+              ev('RecordingAccessed', { callId: id, userId: 'u1', action: 'download', ip: '127.0.0.1', userAgent: 'bench' }),
+            ]);
           }),
         );
       }
@@ -66,7 +80,7 @@ export async function benchReadAll(n = Number(process.env.BENCH_READ_EVENTS || 1
         after = page[page.length - 1]!.position;
       }
       const readRate = (got / (performance.now() - t0)) * 1000;
-      row('callrec readAll, pages of 1000', `${fmt(readRate)} ev/s`, `${(readRate / baseRate).toFixed(2)}x baseline; ${got === count ? 'all read' : `READ ${got} OF ${count}`}`);
+      row('callrec readAll, pages of 1000', `${fmt(readRate)} ev/s`, `${(readRate / baseRate).toFixed(2)}x baseline; ${got === calls * perCall ? 'all read' : `READ ${got} OF ${calls * perCall}`}`);
 
       const r = await rebuildProjection(b.database.db, store, callLogsProjector, { batchSize: 2000 });
       const rebuildRate = (r.events / r.ms) * 1000;

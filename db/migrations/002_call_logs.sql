@@ -36,9 +36,9 @@ create table if not exists call_logs (
   recording_missing               boolean not null default false,
   first_position                  bigint not null,
   last_position                   bigint not null,
-  search                          tsvector generated always as (
-                                    to_tsvector('simple', coalesce(transcript, '') || ' ' || coalesce(summary, ''))
-                                  ) stored
+  -- Full-text search over transcript and summary ('simple' configuration: every language alike).
+  -- Maintained by the projector only when transcript or summary change, so pipeline updates stay cheap.
+  search                          tsvector
 );
 
 create index if not exists call_logs_org_ended_idx on call_logs (org_id, ended_at desc nulls last, id desc);

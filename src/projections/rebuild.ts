@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { DB } from '../db/schema.ts';
 import type { EventStore } from '../events/port.ts';
 import { readCheckpoint } from './checkpoints.ts';
@@ -22,25 +22,38 @@ export async function rebuildProjection(db: Kysely<DB>, store: EventStore, proje
   const scratch = `rebuild_${projector.name}`.replace(/[^a-z0-9_]/g, '_');
   await sql`drop schema if exists ${sql.id(scratch)} cascade`.execute(db);
   await sql`create schema ${sql.id(scratch)}`.execute(db);
+  // Secondary indexes are built once at the end (a bulk build beats updating them row by row).
+  const deferred: string[] = [];
   for (const t of projector.tables) {
     await sql`create table ${sql.id(scratch, t)} (like ${sql.id('public', t)} including all)`.execute(db);
+    const indexes = await sql<{ name: string; def: string }>`
+      select c.relname as name, pg_get_indexdef(i.indexrelid) as def
+        from pg_index i join pg_class c on c.oid = i.indexrelid
+       where i.indrelid = ${`${scratch}.${t}`}::regclass and not i.indisunique and not i.indisprimary`.execute(db);
+    for (const ix of indexes.rows) {
+      deferred.push(ix.def);
+      await sql`drop index ${sql.id(scratch, ix.name)}`.execute(db);
+    }
   }
 
   let position = 0;
   let events = 0;
-  const replayUntil = async (trx: Kysely<DB>, limit: number) => {
+  const replayUntil = async (limit: number) => {
+    // Read ahead: the next page is fetched while the current one is applied.
+    let next = store.readAll({ after: position, limit: batchSize });
     for (;;) {
-      const page = await store.readAll({ after: position, limit: batchSize });
+      const page = await next;
+      if (page.length === batchSize && page[page.length - 1]!.position < limit) {
+        next = store.readAll({ after: page[page.length - 1]!.position, limit: batchSize });
+      }
       const slice = page.filter((e) => e.position <= limit);
       const handled = slice.filter((e) => projector.handles.has(e.type));
       if (handled.length > 0) {
-        // Unqualified table names resolve to the scratch copies first.
-        const apply = async (t: Transaction<DB>) => {
+        await db.transaction().execute(async (t) => {
+          // Unqualified table names resolve to the scratch copies first.
           await sql`select set_config('search_path', ${`${scratch}, public`}, true)`.execute(t);
           await projector.apply(t, handled);
-        };
-        if (trx.isTransaction) await apply(trx as Transaction<DB>);
-        else await trx.transaction().execute(apply);
+        });
       }
       events += handled.length;
       if (slice.length > 0) position = slice[slice.length - 1]!.position;
@@ -48,21 +61,29 @@ export async function rebuildProjection(db: Kysely<DB>, store: EventStore, proje
     }
   };
 
-  await replayUntil(db, Number.MAX_SAFE_INTEGER);
-  await readCheckpoint(db, projector.name);
-  await db.transaction().execute(async (trx) => {
-    const live = await trx.selectFrom('checkpoints').select('position').where('name', '=', projector.name).forUpdate().executeTakeFirstOrThrow();
-    const livePosition = Number(live.position);
-    if (livePosition > position) await replayUntil(trx, livePosition);
-    await sql`select set_config('search_path', 'public', true)`.execute(trx);
-    const final = Math.max(position, livePosition);
-    for (const t of projector.tables) {
-      await sql`drop table ${sql.id('public', t)}`.execute(trx);
-      await sql`alter table ${sql.id(scratch, t)} set schema public`.execute(trx);
-    }
-    await trx.updateTable('checkpoints').set({ position: final, updated_at: sql<Date>`now()` }).where('name', '=', projector.name).execute();
-    position = final;
-  });
+  await replayUntil(Number.MAX_SAFE_INTEGER);
+  // Index definitions as PostgreSQL itself printed them for the scratch tables (catalog text, no input).
+  for (const def of deferred) await sql.raw(def).execute(db);
+
+  // Swap. The copies must contain exactly what the live checkpoint covers (or more). Catch up outside the
+  // swap transaction (an embedded database has one connection, which the transaction holds); if the live
+  // runner moved on meanwhile, catch up again.
+  for (let attempt = 0; ; attempt++) {
+    const live = await readCheckpoint(db, projector.name);
+    if (live > position) await replayUntil(live);
+    const swapped = await db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('checkpoints').select('position').where('name', '=', projector.name).forUpdate().executeTakeFirstOrThrow();
+      if (Number(row.position) > position) return false;
+      for (const t of projector.tables) {
+        await sql`drop table ${sql.id('public', t)}`.execute(trx);
+        await sql`alter table ${sql.id(scratch, t)} set schema public`.execute(trx);
+      }
+      await trx.updateTable('checkpoints').set({ position, updated_at: sql<Date>`now()` }).where('name', '=', projector.name).execute();
+      return true;
+    });
+    if (swapped) break;
+    if (attempt >= 100) throw new Error(`rebuild of ${projector.name} could not catch up with the live projection`);
+  }
   await sql`drop schema if exists ${sql.id(scratch)} cascade`.execute(db);
   return { projector: projector.name, events, position, ms: Date.now() - started };
 }

@@ -13,7 +13,14 @@ function fromDb(row: Record<string, unknown>): CallLogRow {
 }
 
 const columnList = sql.join(CALL_LOG_COLUMNS.map((c) => sql.ref(c)));
-const updateList = sql.join(CALL_LOG_COLUMNS.filter((c) => c !== 'id').map((c) => sql`${sql.ref(c)} = excluded.${sql.ref(c)}`));
+const searchVector = sql`to_tsvector('simple', coalesce(transcript, '') || ' ' || coalesce(summary, ''))`;
+const updateList = sql.join([
+  ...CALL_LOG_COLUMNS.filter((c) => c !== 'id').map((c) => sql`${sql.ref(c)} = excluded.${sql.ref(c)}`),
+  // Re-index the text only when it changed: most updates are pipeline state, not transcripts.
+  sql`search = case when call_logs.transcript is not distinct from excluded.transcript
+                     and call_logs.summary is not distinct from excluded.summary
+                    then call_logs.search else excluded.search end`,
+]);
 
 /**
  * call_logs: one row per call. Each batch loads the rows it touches, evolves them in memory with the pure
@@ -40,8 +47,8 @@ export const callLogsProjector: Projector = {
     if (changed.size === 0) return;
     const payload = JSON.stringify([...changed].map((id) => rows.get(id)));
     await sql`
-      insert into call_logs (${columnList})
-      select ${columnList} from jsonb_populate_recordset(null::public.call_logs, ${payload}::jsonb)
+      insert into call_logs (${columnList}, search)
+      select ${columnList}, ${searchVector} from jsonb_populate_recordset(null::public.call_logs, ${payload}::jsonb)
       on conflict (id) do update set ${updateList}`.execute(trx);
   },
 };
