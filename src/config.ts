@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { Cron } from 'croner';
 import { z } from 'zod';
 
 /**
@@ -11,6 +12,15 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().in
 const list = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
 const url = z.string().url();
 const optionalUrl = z.union([z.literal('').transform(() => undefined), url]).optional();
+
+function isCronPattern(pattern: string): boolean {
+  try {
+    new Cron(pattern, { timezone: 'UTC', paused: true }).stop();
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const fields = z
   .object({
@@ -57,7 +67,7 @@ const fields = z
     UPLOAD_RETRY_MAX: int(0, 100).default(3),
     UPLOAD_RETRY_POLL_SECONDS: int(1, 86_400).default(300),
 
-    ORPHAN_SWEEP_CRON: z.string().min(1).default('0 2 * * *'),
+    ORPHAN_SWEEP_CRON: z.string().min(1).refine(isCronPattern, 'is not a cron pattern (e.g. "0 2 * * *": daily at 02:00 UTC)').default('0 2 * * *'),
     ORPHAN_MIN_AGE_DAYS: z.coerce.number().nonnegative().default(7),
 
     AUTH_JWT_SECRET: z.string().optional(),
@@ -69,6 +79,9 @@ const fields = z
     TRUST_PROXY: bool.default(false),
 
     READY_MAX_LAG_EVENTS: int(0).default(1000),
+    LEASE_TTL_MS: int(500, 600_000).default(10_000),
+    /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; unset = open. */
+    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     SSE_HEARTBEAT_SECONDS: int(1, 3600).default(15),
   });
 

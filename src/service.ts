@@ -1,17 +1,27 @@
 import { createServer, type Server } from 'node:http';
+import { join, resolve as resolvePath } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
 import type { Config } from './config.ts';
 import { connectDatabase, type Database } from './db/connect.ts';
 import { migrate } from './db/migrate.ts';
-import { loadOrgMapFile } from './commands/orgs.ts';
+import { createOrgResolver, loadOrgMapFile, type OrgResolver } from './commands/orgs.ts';
 import type { EventStore } from './events/port.ts';
 import { createPostgresEventStore } from './events/postgres/store.ts';
 import { createHttpApp } from './http/app.ts';
 import type { HttpDeps } from './http/context.ts';
+import { registerApi } from './http/openapi/registry.ts';
+import { createSseHub, type SseHub } from './http/sse/hub.ts';
+import type { RecordingStorage } from './storage/port.ts';
+import { createStorageFromConfig } from './storage/factory.ts';
+import { createRecordingPipeline, type RecordingPipeline } from './processes/recordingPipeline.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createProjectionRunner, type ProjectionRunner } from './projections/runner.ts';
 import { allProjectors } from './projections/all.ts';
+import { createCallrecMetrics, instrumentStore, prometheusRoute, type CallrecMetrics } from './metrics/prometheus.ts';
+import { observeUrlRejections, urlRejectionCounter } from './metrics/urlRejections.ts';
+import { registerMetricsApi } from './http/routes/metrics.ts';
+import { createOrphanSweepProcess, type OrphanSweepProcess } from './processes/orphanSweep.ts';
 
 export interface ServiceOptions {
   logger?: Logger;
@@ -23,6 +33,8 @@ export interface ServiceOptions {
   /** Run projectors and processes in this instance (default true). */
   background?: boolean;
   leaseMs?: number;
+  /** Recording storage for the URL routes (tests pass one). */
+  storage?: RecordingStorage;
 }
 
 export interface Service {
@@ -31,8 +43,17 @@ export interface Service {
   store: EventStore;
   runner: ProjectionRunner;
   logger: Logger;
+  orgResolver: OrgResolver;
   server?: Server;
   url: string;
+  sseHub?: SseHub;
+  /** The recording pipeline (started with the service unless background: false; tests drive it with runDue). */
+  pipeline: RecordingPipeline;
+  storage: RecordingStorage;
+  /** Prometheus metrics of this instance (GET /metrics). */
+  metrics: CallrecMetrics;
+  /** The daily orphan sweep (ORPHAN_SWEEP_CRON, UTC; started with the background processes). */
+  sweep: OrphanSweepProcess;
   stop(): Promise<void>;
 }
 
@@ -55,13 +76,46 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const database = opts.database ?? (await openDatabase(config));
   await migrate(database);
   if (config.ORG_MAP_FILE) await loadOrgMapFile(database.db, config.ORG_MAP_FILE);
-  const store = await openEventStore(config, database, logger);
+  const metrics = createCallrecMetrics();
+  const store = instrumentStore(await openEventStore(config, database, logger), metrics);
   const projectors = allProjectors();
-  const runner = createProjectionRunner({ database, store, projectors, instanceId: config.instanceId, logger, leaseMs: opts.leaseMs });
+  const runner = createProjectionRunner({ database, store, projectors, instanceId: config.instanceId, logger, leaseMs: opts.leaseMs ?? config.LEASE_TTL_MS });
 
   if (!config.VAPI_WEBHOOK_SECRET && !config.VAPI_WEBHOOK_HMAC_SECRET) {
     logger.warn({ errorCode: 'unauthorized' }, 'no VAPI_WEBHOOK_SECRET or VAPI_WEBHOOK_HMAC_SECRET: webhooks are accepted without authentication (local use only)');
   }
+
+  // Recording storage: given (tests) or from the config. With PORT=0 the public URL is known only after listen.
+  const recordings = opts.storage
+    ? { storage: opts.storage, handler: undefined }
+    : await createStorageFromConfig(config, {
+        publicBaseUrl: () => (config.PUBLIC_BASE_URL || config.PORT !== 0 || !url ? config.publicBaseUrl : url),
+        clock,
+      });
+  const pipeline = createRecordingPipeline({
+    database,
+    store,
+    storage: recordings.storage,
+    config,
+    tmpDir: join(resolvePath(config.DATA_DIR), 'tmp'),
+    instanceId: config.instanceId,
+    clock,
+    logger,
+    leaseMs: opts.leaseMs,
+  });
+  const sweep = createOrphanSweepProcess({
+    db: database.db,
+    store,
+    storage: recordings.storage,
+    cron: config.ORPHAN_SWEEP_CRON,
+    minAgeDays: config.ORPHAN_MIN_AGE_DAYS,
+    fallbackOrgId: config.DEFAULT_ORG_ID,
+    instanceId: config.instanceId,
+    clock,
+    logger,
+    beforeSweep: () => runner.catchUp(),
+    onResult: (r) => metrics.recordSweep(r),
+  });
 
   const deps: HttpDeps = {
     config,
@@ -77,14 +131,29 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       const ready = Object.values(lag).every((l) => l <= config.READY_MAX_LAG_EVENTS);
       return { ready, checks: { database: 'ok', head, lag } };
     },
+    storage: recordings.storage,
+    orgResolver: createOrgResolver(database.db, config.DEFAULT_ORG_ID),
   };
+  const sseHub = opts.http !== false ? createSseHub({ store, logger, heartbeatSeconds: config.SSE_HEARTBEAT_SECONDS }) : undefined;
+  deps.sseHub = sseHub;
+  metrics.setSseClientsSource(() => sseHub?.clientCount() ?? 0);
+  metrics.setLagSource(async () => {
+    const head = await store.headPosition();
+    return Object.fromEntries(Object.entries(await runner.positions()).map(([k, v]) => [k, head - v]));
+  });
 
   if (opts.background !== false) runner.start();
 
   let server: Server | undefined;
   let url = '';
   if (opts.http !== false) {
-    const app = createHttpApp(deps);
+    await sseHub?.start();
+    const countRejection = urlRejectionCounter({ db: database.db, metrics, clock, logger });
+    const app = createHttpApp(deps, [registerApi, registerMetricsApi, prometheusRoute(metrics)], [
+      metrics.httpMiddleware(),
+      observeUrlRejections(countRejection),
+      ...(recordings.handler ? [recordings.handler] : []),
+    ]);
     server = createServer(app.callback());
     server.keepAliveTimeout = 65_000;
     await new Promise<void>((resolve, reject) => {
@@ -95,6 +164,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${addr.port}`;
     logger.info({ url, database: database.kind, store: store.kind }, 'callrec listening');
   }
+  if (opts.background !== false) pipeline.start();
+  if (opts.background !== false) sweep.start();
 
   return {
     config,
@@ -102,9 +173,18 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     store,
     runner,
     logger,
+    orgResolver: deps.orgResolver!,
     server,
     url,
+    sseHub,
+    pipeline,
+    storage: recordings.storage,
+    metrics,
+    sweep,
     async stop() {
+      await sweep.stop();
+      await pipeline.stop();
+      await sseHub?.stop();
       if (server) {
         server.closeAllConnections?.();
         await new Promise<void>((r) => server!.close(() => r()));

@@ -1,0 +1,87 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { connectDatabase } from '../../src/db/connect.ts';
+import { createPostgresEventStore } from '../../src/events/postgres/store.ts';
+import { callLogsProjector } from '../../src/projections/callLogs/projector.ts';
+import { rebuildProjection, tableChecksum } from '../../src/projections/rebuild.ts';
+import { loadVapiFixture } from '../fixtures/vapi/index.ts';
+import { backends, createTestDatabase, dropTestDatabase } from '../support/databases.ts';
+import { freePort, startCallrecProcess, type CallrecProcess } from '../support/processes.ts';
+
+// Several instances share one PostgreSQL (the embedded database belongs to one process, so PGlite has no
+// variant here). Real processes, started by the test, killed with SIGKILL.
+const test = suite('two callrec instances on one PostgreSQL');
+const postgres = (await backends()).some((b) => b.name === 'postgres');
+
+function report(callId: string) {
+  const body = loadVapiFixture('end-of-call-report.no-recording');
+  body.message.call.id = callId;
+  return JSON.stringify(body);
+}
+
+async function post(p: CallrecProcess, callId: string) {
+  const res = await fetch(`${p.url}/webhooks/vapi`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: report(callId) });
+  assert.is(res.status, 200);
+}
+
+if (postgres) {
+  test('each projector runs on one instance; after kill -9 the other takes over within the lease bound', async () => {
+    const url = await createTestDatabase();
+    const database = await connectDatabase({ databaseUrl: url, poolSize: 4 });
+    const env = { DATABASE_URL: url, LEASE_TTL_MS: '1500', DATA_DIR: `/tmp/callrec-inst-${process.pid}` };
+    const procs: CallrecProcess[] = [];
+    try {
+      procs.push(await startCallrecProcess({ ...env, INSTANCE_ID: 'instance-a' }, await freePort()));
+      procs.push(await startCallrecProcess({ ...env, INSTANCE_ID: 'instance-b' }, await freePort()));
+      const [a, b] = procs as [CallrecProcess, CallrecProcess];
+      await Promise.all(Array.from({ length: 40 }, (_, i) => post(i % 2 ? a : b, `inst-call-${i}`)));
+
+      const count = async () => Number((await database.db.selectFrom('call_logs').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n);
+      const waitFor = async (n: number, ms: number) => {
+        const t0 = Date.now();
+        while (Date.now() - t0 < ms) {
+          if ((await count()) >= n) return Date.now() - t0;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        throw new Error(`call_logs has ${await count()} rows, expected ${n}`);
+      };
+      await waitFor(40, 15_000);
+
+      const leases = await database.db.selectFrom('leases').selectAll().execute();
+      const projection = leases.find((l) => l.name === 'projection:call_logs');
+      assert.ok(projection, 'the call_logs lease is held');
+      assert.ok(['instance-a', 'instance-b'].includes(projection!.owner));
+      for (const l of leases) assert.is(leases.filter((x) => x.name === l.name).length, 1);
+
+      // Kill the instance running the projection; the survivor keeps accepting webhooks and takes over.
+      const owner = projection!.owner === 'instance-a' ? a : b;
+      const survivor = owner === a ? b : a;
+      await owner.kill9();
+      const killedAt = Date.now();
+      await Promise.all(Array.from({ length: 20 }, (_, i) => post(survivor, `inst-after-${i}`)));
+      await waitFor(60, 15_000);
+      const failoverMs = Date.now() - killedAt;
+      console.log(`    failover: call_logs caught up ${failoverMs} ms after kill -9 (lease ${env.LEASE_TTL_MS} ms)`);
+      assert.ok(failoverMs < 1500 + 5000, `failover took ${failoverMs} ms`);
+      const after = await database.db.selectFrom('leases').selectAll().where('name', '=', 'projection:call_logs').executeTakeFirstOrThrow();
+      assert.is(after.owner, survivor === a ? 'instance-a' : 'instance-b');
+
+      // Exactly-once effect: the live table equals a rebuild from the log.
+      await survivor.stop();
+      const live = await tableChecksum(database.db, 'call_logs');
+      const store = createPostgresEventStore(database);
+      await rebuildProjection(database.db, store, callLogsProjector);
+      assert.equal(await tableChecksum(database.db, 'call_logs'), live);
+      assert.is(live.rows, 60);
+      await store.close();
+    } finally {
+      for (const p of procs) await p.kill9().catch(() => {});
+      await database.close();
+      await dropTestDatabase(url);
+    }
+  });
+} else {
+  test('skipped: no PostgreSQL reachable (never under CI=true)', () => {});
+}
+
+test.run();
