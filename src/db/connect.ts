@@ -42,8 +42,10 @@ export async function connectDatabase(opts: DatabaseOptions): Promise<Database> 
 
 async function connectPostgres(url: string, poolSize: number, applicationName: string): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: applicationName });
-  // A dropped connection must not crash the process: the pool discards it and the next query reconnects.
+  // A dropped connection must not crash the process. Idle clients report to the pool; a client that is
+  // checked out reports on itself, and its query fails: the pool discards it and the next query reconnects.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   const listeners: pg.Client[] = [];
   return {
