@@ -17,7 +17,9 @@ async function row(s: TestService, id: string) {
 for (const backend of await backends()) {
   const test = suite<{ s: TestService }>(`POST /webhooks/vapi [${backend.name}]`);
   test.before(async (ctx) => {
-    ctx.s = await startTestService(backend, { VAPI_WEBHOOK_SECRET: SECRET, VAPI_WEBHOOK_HMAC_SECRET: HMAC_SECRET, WEBHOOK_MAX_BODY_BYTES: '65536' });
+    // Ingest only: no pipeline or other process appends behind the test's back (projections are caught
+    // up explicitly with runner.catchUp()).
+    ctx.s = await startTestService(backend, { VAPI_WEBHOOK_SECRET: SECRET, VAPI_WEBHOOK_HMAC_SECRET: HMAC_SECRET, WEBHOOK_MAX_BODY_BYTES: '65536' }, { background: false });
   });
   test.after(async (ctx) => ctx.s.close());
   const auth = { 'x-vapi-secret': SECRET };
