@@ -9,6 +9,28 @@ import { toPortPosition, type StreamNames } from './records.ts';
 /** Appends retried after a concurrent writer (another process) moved a stream appended with `any`. */
 const MAX_ATTEMPTS = 50;
 
+/**
+ * The last revision this process saw of each stream it wrote (bounded). It spares the read of step 1:
+ * a revision seen earlier is as safe a base as one read just now (both predate the claims), and when
+ * another process has moved the stream since, the append is refused and retried as below.
+ */
+export interface KnownRevisions {
+  get(esdbStream: string): number | undefined;
+  set(esdbStream: string, revision: number): void;
+}
+
+export function createKnownRevisions(max = 10_000): KnownRevisions {
+  const known = new Map<string, number>();
+  return {
+    get: (stream) => known.get(stream),
+    set(stream, revision) {
+      known.delete(stream);
+      known.set(stream, revision);
+      if (known.size > max) known.delete(known.keys().next().value!);
+    },
+  };
+}
+
 interface StoredCopy {
   revision: number;
   position: Position;
@@ -28,10 +50,11 @@ interface StreamScan {
  * run at most one append per stream at a time in this process (store.ts); other processes may append
  * concurrently, which the steps below allow for.
  *
- * 1. For `any` / `stream_exists`, read the stream's last revision *before* claiming: nobody else may
- *    write these events before their ids are claimed, so the append in step 4, made at exactly that
- *    revision, cannot silently add a second copy of an event someone else wrote in between (the server
- *    either finds the same ids right after that revision — its own idempotency — or refuses the revision).
+ * 1. For `any` / `stream_exists`, take the stream's last revision *before* claiming (the one this
+ *    process last saw, else read it): nobody else may write these events before their ids are
+ *    claimed, so the append in step 4, made at exactly that revision, cannot silently add a second
+ *    copy of an event someone else wrote in between (the server either finds the same ids right after
+ *    that revision — its own idempotency — or refuses the revision).
  * 2. Claim every event id (claims.ts). Another stream, type or data under an id → `event_id_conflict`.
  * 3. When an id was claimed before, look for the events in the stream: all there unchanged → a repeat
  *    (`duplicate: true`, original revisions and positions); only some, or changed → `event_id_conflict`.
@@ -50,6 +73,7 @@ export async function appendToEventStoreDb(
   streamId: string,
   events: NewEvent[],
   expected: ExpectedRevision,
+  known: KnownRevisions = createKnownRevisions(0),
 ): Promise<AppendResult> {
   const esdbStream = names.esdb(streamId);
   const ids = new Set<string>();
@@ -59,9 +83,10 @@ export async function appendToEventStoreDb(
   }
   const flexible = expected === 'any' || expected === 'stream_exists';
 
+  if (events.length === 0) return emptyAppend(streamId, expected, await lastRevision(conn, esdbStream));
+
   // 1.
-  let base = flexible || events.length === 0 ? await lastRevision(conn, esdbStream) : undefined;
-  if (events.length === 0) return emptyAppend(streamId, expected, base!);
+  let base = flexible ? (known.get(esdbStream) ?? (await lastRevision(conn, esdbStream))) : undefined;
 
   // 2.
   const claims: ClaimResult[] = await Promise.all(events.map((e) => claimEventId(conn, names, streamId, e)));
@@ -71,6 +96,7 @@ export async function appendToEventStoreDb(
   // 3.
   if (claims.some((c) => c.kind === 'same')) {
     const scan = await scanStream(conn, esdbStream, events);
+    known.set(esdbStream, scan.current);
     const repeat = asRepeat(events, scan);
     if (repeat) return repeat;
     base = scan.current;
@@ -95,14 +121,19 @@ export async function appendToEventStoreDb(
         ),
       );
       const nextRevision = Number(result.nextExpectedRevision);
+      known.set(esdbStream, nextRevision);
+      // The server answers with the position of the (last) event written; for one event that is its
+      // position. Several events, or an answer without a usable position, are read back.
+      const p = result.position;
       const positions =
-        events.length === 1 && result.position
-          ? [toPortPosition(result.position, `the append to ${esdbStream}`)]
+        events.length === 1 && p && p.commit === p.prepare && p.commit > 0n
+          ? [toPortPosition(p, `the append to ${esdbStream}`)]
           : await readBackPositions(conn, esdbStream, events, nextRevision);
       return { ok: true, nextRevision, positions, duplicate: false };
     } catch (err) {
       if (!(err instanceof WrongExpectedVersionError)) throw err;
       const scan = await scanStream(conn, esdbStream, events);
+      known.set(esdbStream, scan.current);
       const repeat = asRepeat(events, scan);
       if (repeat) return repeat;
       const actual = scan.current;

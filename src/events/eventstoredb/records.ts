@@ -54,17 +54,16 @@ export function checkStreamId(streamId: string): void {
 const MAX_POSITION = BigInt(Number.MAX_SAFE_INTEGER);
 
 export function toPortPosition(p: EsdbPosition | undefined, what: string): Position {
-  if (!p) throw new Error(`EventStoreDB sent ${what} without a position (a server before 22.6 does not report positions on stream reads)`);
+  // A server before 22.6 leaves the positions of stream reads at their default, 0; no user event sits
+  // at position 0 of a real log (the log opens with system records).
+  if (!p || (p.commit === 0n && p.prepare === 0n)) {
+    throw new Error(`EventStoreDB sent ${what} without a position (servers before 22.6 do not report positions on stream reads)`);
+  }
   if (p.commit !== p.prepare) {
     throw new Error(`${what} has commit position ${p.commit} ≠ prepare position ${p.prepare} (an explicit transaction); callrec needs commit = prepare`);
   }
   if (p.commit > MAX_POSITION) throw new Error(`${what} has commit position ${p.commit}, beyond 2^53`);
   return Number(p.commit);
-}
-
-export function toEsdbPosition(p: Position): EsdbPosition {
-  const v = BigInt(p);
-  return { commit: v, prepare: v };
 }
 
 /** A resolved EventStoreDB event as a callrec event, or undefined when it is not one (see streamNames). */

@@ -4,10 +4,10 @@ import { UUID_RE } from '../ids.ts';
 import type { AppendResult, EventStore, ExpectedRevision, NewEvent } from '../port.ts';
 import { createAppendSignal } from '../signal.ts';
 import { pollingSubscription } from '../subscription.ts';
-import { appendToEventStoreDb } from './append.ts';
+import { appendToEventStoreDb, createKnownRevisions } from './append.ts';
 import { openEsdbConnection } from './connection.ts';
 import { startAppendNotifier } from './notifier.ts';
-import { readAllPage, readHeadPosition, readStreamEvents } from './reads.ts';
+import { createReadAhead, readAllPage, readHeadPosition, readStreamEvents } from './reads.ts';
 import { checkStreamId, streamNames } from './records.ts';
 
 export interface EventStoreDbStoreOptions {
@@ -19,8 +19,9 @@ export interface EventStoreDbStoreOptions {
   /** Fallback poll interval of subscriptions when no live notification arrives (default 1000). */
   pollMs?: number;
   /**
-   * Prefix of every EventStoreDB stream this store uses (default none), so that several callrec
-   * deployments, or test runs, can share one server without seeing each other's events.
+   * Prefix of every EventStoreDB stream this store uses, so that several callrec deployments, or test
+   * runs, can share one server without seeing each other's events. Default none: every stream of the
+   * server that is not a system stream or a claim is then read as a callrec stream.
    */
   namespace?: string;
   /** Calls in flight at once on the connection (default 64). */
@@ -34,11 +35,13 @@ export interface EventStoreDbStoreOptions {
  *
  * - Appends to one stream run one at a time in this process; appends to different streams run
  *   concurrently.
- * - readAll pages through `$all`, skipping system events, event-id claims and other namespaces.
+ * - readAll pages through `$all`, skipping system events, event-id claims and other namespaces; the
+ *   rest of the last chunk read serves the next page when it follows on (reads.ts).
  * - subscribe is the polling subscription over readAll, woken by this process's appends and by a live
  *   `$all` subscription (notifier.ts) for appends from other processes.
  * - Every call is under `deadlineMs`; an unreachable or silent server is a `database_unavailable`
  *   CallrecError naming the connection string (password masked).
+ * - Reading `$all` needs a user allowed to (on a secure server, an admin or an adjusted `$all` ACL).
  */
 export function createEventStoreDbStore(opts: EventStoreDbStoreOptions): EventStore {
   const logger = opts.logger ?? silentLogger;
@@ -52,9 +55,14 @@ export function createEventStoreDbStore(opts: EventStoreDbStoreOptions): EventSt
   const names = streamNames(opts.namespace ?? '');
   const signal = createAppendSignal();
   const locks = createStreamLocks();
+  const knownRevisions = createKnownRevisions();
   let notifier: ReturnType<typeof startAppendNotifier> | undefined;
-  const ensureNotifier = () => (notifier ??= startAppendNotifier(conn, names, signal, logger));
-  const readAll = (r: { after: number; limit: number }) => readAllPage(conn, names, r.after, r.limit);
+  let closed = false;
+  const ensureNotifier = () => {
+    if (!closed) notifier ??= startAppendNotifier(conn, names, signal, logger);
+  };
+  const readAhead = createReadAhead();
+  const readAll = (r: { after: number; limit: number }) => readAllPage(conn, names, r.after, r.limit, readAhead);
 
   return {
     kind: 'eventstoredb',
@@ -77,7 +85,7 @@ export function createEventStoreDbStore(opts: EventStoreDbStoreOptions): EventSt
         prepared.push({ ...e, eventId: e.eventId.toLowerCase(), data: checked.ok ? checked.data : e.data });
       }
       checkStreamId(streamId);
-      const result = await locks.run(streamId, () => appendToEventStoreDb(conn, names, streamId, prepared, expected));
+      const result = await locks.run(streamId, () => appendToEventStoreDb(conn, names, streamId, prepared, expected, knownRevisions));
       if (result.ok && !result.duplicate && result.positions.length > 0) signal.notify();
       return result;
     },
@@ -100,6 +108,7 @@ export function createEventStoreDbStore(opts: EventStoreDbStoreOptions): EventSt
       await signal.wait(signal.version, timeoutMs);
     },
     async close() {
+      closed = true;
       await notifier?.stop();
       await conn.close();
     },

@@ -15,7 +15,8 @@ import { streamsService, type CallCounts } from './streamsService.ts';
  * - `event_store.client.streams.Streams/Read` — a stream forwards/backwards from a revision (a missing
  *   stream answers `stream_not_found`); `$all` forwards from a position (inclusive) or backwards
  *   (exclusive); a catch-up + live subscription to `$all` (confirmation, backlog after the position,
- *   caught-up, then live). Filtered reads and stream subscriptions answer UNIMPLEMENTED.
+ *   caught-up, then live). `$all` reads and subscriptions honour a stream-name or event-type filter
+ *   (regex or prefixes; no checkpoints are sent). Stream subscriptions answer UNIMPLEMENTED.
  * - `Append` / `BatchAppend` — expected-revision checks and EventStoreDB's idempotency of repeated
  *   writes (see log.ts); a wrong expected version is reported the way each call reports it
  *   (`AppendResp.wrong_expected_version`, or a `google.rpc.Status` whose details are a packed
@@ -44,7 +45,10 @@ export async function startFakeEventStoreDb(opts: FakeEventStoreDbOptions = {}):
   const log = createFakeLog(opts);
   const calls: CallCounts = { read: 0, subscribe: 0, append: 0, batchAppend: 0, features: 0 };
   const server = new grpc.Server({ 'grpc.max_concurrent_streams': opts.maxConcurrentStreams ?? 100 });
-  server.addService(streamsGrpc.StreamsService as unknown as grpc.ServiceDefinition, streamsService(log, calls));
+  const streams = streamsGrpc.StreamsService;
+  // Read answers with pre-serialised events (see readEvent in streamsService.ts) as well as messages.
+  const read = { ...streams.read, responseSerialize: (m: unknown) => (Buffer.isBuffer(m) ? m : streams.read.responseSerialize(m as never)) };
+  server.addService({ ...streams, read } as unknown as grpc.ServiceDefinition, streamsService(log, calls));
   if (opts.serverFeatures !== false) {
     server.addService(featuresGrpc.ServerFeaturesService as unknown as grpc.ServiceDefinition, {
       getSupportedMethods(_call: unknown, callback: grpc.sendUnaryData<unknown>) {

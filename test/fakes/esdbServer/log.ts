@@ -35,6 +35,7 @@ export interface StoredEvent extends ProposedEvent {
 export type ExpectedVersion = { kind: 'any' } | { kind: 'no_stream' } | { kind: 'stream_exists' } | { kind: 'revision'; revision: number };
 
 export type AppendOutcome =
+  /** `position`: of the last event written (or matched), as the server reports it. */
   | { kind: 'written' | 'idempotent'; currentRevision: number; position: bigint }
   | { kind: 'wrong_expected_version'; currentRevision: number };
 
@@ -68,6 +69,7 @@ export function createFakeLog(opts: FakeLogOptions = {}): FakeLog {
   let nextPosition = 0n;
   let userAppends = 0;
 
+  /** Stores the events; returns the position of the last one. */
   function store(streamId: string, proposed: ProposedEvent[]): bigint {
     let stream = streams.get(streamId);
     if (!stream) {
@@ -76,10 +78,11 @@ export function createFakeLog(opts: FakeLogOptions = {}): FakeLog {
       idIndex.set(streamId, new Map());
     }
     const ids = idIndex.get(streamId)!;
-    const first = nextPosition;
+    let last = nextPosition;
     const created = BigInt(Date.now()) * 10_000n;
     for (const p of proposed) {
       const e: StoredEvent = { ...p, eventId: p.eventId.toLowerCase(), streamId, revision: stream.length, position: nextPosition, created };
+      last = e.position;
       // A prepare record: header, stream name, type, data and metadata.
       nextPosition += BigInt(88 + encoder.encode(streamId).length + encoder.encode(p.type).length + p.data.length + p.customMetadata.length);
       stream.push(e);
@@ -87,7 +90,7 @@ export function createFakeLog(opts: FakeLogOptions = {}): FakeLog {
       events.push(e);
       for (const l of listeners) l(e);
     }
-    return first;
+    return last;
   }
 
   function systemEvent(streamId: string, type: string, data: unknown) {
@@ -120,7 +123,7 @@ export function createFakeLog(opts: FakeLogOptions = {}): FakeLog {
       const idempotent = (from: number): AppendOutcome => ({
         kind: 'idempotent',
         currentRevision: from + proposed.length - 1,
-        position: stream[from]!.position,
+        position: stream[from + proposed.length - 1]!.position,
       });
       const wrong: AppendOutcome = { kind: 'wrong_expected_version', currentRevision: current };
 

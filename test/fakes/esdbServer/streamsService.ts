@@ -33,15 +33,15 @@ function toServiceError(e: RpcError): Partial<grpc.ServiceError> {
 /** The Streams service (Read, Append, BatchAppend) over the in-memory log. */
 export function streamsService(log: FakeLog, calls: CallCounts): grpc.UntypedServiceImplementation {
   return {
-    read(call: grpc.ServerWritableStream<ReadReq, ReadResp>) {
+    read(call: grpc.ServerWritableStream<ReadReq, ReadResp | Buffer>) {
       try {
         const options = call.request.getOptions();
         if (!options) throw rpcError(grpc.status.INVALID_ARGUMENT, 'ReadReq without options');
-        if (options.hasFilter()) throw rpcError(grpc.status.UNIMPLEMENTED, 'the fake server does not filter reads');
         const structured = options.getUuidOption()?.hasStructured() ?? false;
+        const keep = eventFilter(options);
         if (options.hasSubscription()) {
           calls.subscribe += 1;
-          return subscribe(call, options, structured);
+          return subscribe(call, options, structured, keep);
         }
         calls.read += 1;
         const backwards = options.getReadDirection() === streamsPb.ReadReq.Options.ReadDirection.BACKWARDS;
@@ -61,7 +61,14 @@ export function streamsService(log: FakeLog, calls: CallCounts): grpc.UntypedSer
         } else if (options.hasAll()) {
           const a = options.getAll()!;
           const from: AllFrom = a.hasPosition() ? BigInt(a.getPosition()!.getCommitPosition()) : a.hasEnd() ? 'end' : 'start';
-          for (const e of log.readAll(from, backwards, count)) call.write(readEvent(e, true, structured));
+          // A filtered read counts the events it returns, as the server does with a `count` window.
+          let sent = 0;
+          for (const e of log.readAll(from, backwards, keep === everything ? count : Number.MAX_SAFE_INTEGER)) {
+            if (sent >= count) break;
+            if (!keep(e)) continue;
+            call.write(readEvent(e, true, structured));
+            sent += 1;
+          }
         } else {
           throw rpcError(grpc.status.INVALID_ARGUMENT, 'ReadReq names neither a stream nor $all');
         }
@@ -189,7 +196,12 @@ export function streamsService(log: FakeLog, calls: CallCounts): grpc.UntypedSer
   };
 
   /** A catch-up then live subscription to $all: confirmation, stored events after `from` (exclusive), caught-up, live. */
-  function subscribe(call: grpc.ServerWritableStream<ReadReq, ReadResp>, options: InstanceType<typeof streamsPb.ReadReq.Options>, structured: boolean) {
+  function subscribe(
+    call: grpc.ServerWritableStream<ReadReq, ReadResp | Buffer>,
+    options: InstanceType<typeof streamsPb.ReadReq.Options>,
+    structured: boolean,
+    keep: (e: StoredEvent) => boolean,
+  ) {
     if (!options.hasAll()) throw rpcError(grpc.status.UNIMPLEMENTED, 'the fake server only subscribes to $all');
     const a = options.getAll()!;
     const confirmation = new streamsPb.ReadResp();
@@ -201,18 +213,41 @@ export function streamsService(log: FakeLog, calls: CallCounts): grpc.UntypedSer
       const after = BigInt(a.getPosition()!.getCommitPosition());
       backlog = log.readAll(after, false, Number.MAX_SAFE_INTEGER).filter((e) => e.position > after);
     }
-    for (const e of backlog) call.write(readEvent(e, true, structured));
+    for (const e of backlog) if (keep(e)) call.write(readEvent(e, true, structured));
     const caughtUp = new streamsPb.ReadResp();
     caughtUp.setCaughtUp(new streamsPb.ReadResp.CaughtUp());
     call.write(caughtUp);
-    const stop = log.onEvent((e) => call.write(readEvent(e, true, structured)));
+    const stop = log.onEvent((e) => {
+      if (keep(e)) call.write(readEvent(e, true, structured));
+    });
     call.on('cancelled', stop);
     call.on('close', stop);
     call.on('error', stop);
   }
 }
 
-function fail(call: grpc.ServerWritableStream<ReadReq, ReadResp>, err: unknown) {
+const everything = () => true;
+
+/**
+ * The server-side filter of a $all read or subscription: a regex (searched, not anchored) or a list of
+ * prefixes, on the stream name or on the event type. Checkpoints are not sent.
+ */
+function eventFilter(options: InstanceType<typeof streamsPb.ReadReq.Options>): (e: StoredEvent) => boolean {
+  const f = options.getFilter();
+  if (!options.hasFilter() || !f) return everything;
+  const onStream = f.hasStreamIdentifier();
+  const expr = onStream ? f.getStreamIdentifier() : f.getEventType();
+  if (!expr) return everything;
+  const regex = expr.getRegex() ? new RegExp(expr.getRegex()) : undefined;
+  const prefixes = expr.getPrefixList();
+  return (e) => {
+    const subject = onStream ? e.streamId : e.type;
+    if (regex) return regex.test(subject);
+    return prefixes.length === 0 || prefixes.some((p) => subject.startsWith(p));
+  };
+}
+
+function fail(call: grpc.ServerWritableStream<ReadReq, ReadResp | Buffer>, err: unknown) {
   const e = typeof (err as RpcError).code === 'number' ? (err as RpcError) : rpcError(grpc.status.INTERNAL, (err as Error).message);
   call.emit('error', toServiceError(e));
 }
@@ -232,7 +267,29 @@ function toProposed(m: Proposed): ProposedEvent {
   return { eventId, type, contentType, data: m.getData_asU8(), customMetadata: m.getCustomMetadata_asU8() };
 }
 
-function readEvent(e: StoredEvent, fromAll: boolean, structured: boolean): ReadResp {
+const encoded = new WeakMap<StoredEvent, Map<string, Buffer>>();
+
+/**
+ * A stored event as a ReadResp, serialised once per event and shape: a stored event never changes, and
+ * encoding dominates the cost of the large reads tests make. The Read method's serialiser (index.ts)
+ * passes these bytes through.
+ */
+function readEvent(e: StoredEvent, fromAll: boolean, structured: boolean): Buffer {
+  const key = `${fromAll}:${structured}`;
+  let forEvent = encoded.get(e);
+  if (!forEvent) {
+    forEvent = new Map();
+    encoded.set(e, forEvent);
+  }
+  let bytes = forEvent.get(key);
+  if (!bytes) {
+    bytes = Buffer.from(buildReadEvent(e, fromAll, structured).serializeBinary());
+    forEvent.set(key, bytes);
+  }
+  return bytes;
+}
+
+function buildReadEvent(e: StoredEvent, fromAll: boolean, structured: boolean): ReadResp {
   const rec = new streamsPb.ReadResp.ReadEvent.RecordedEvent();
   rec.setId(uuidMessage(e.eventId, structured));
   rec.setStreamIdentifier(streamIdentifier(e.streamId));
