@@ -95,6 +95,8 @@ export const UploadAbandoned = z.object({
 export const TranscriptOnlyFallback = z.object({
   callId: z.string().min(1),
   reason: z.string().min(1),
+  /** Vapi's endedReason of the call, when known (added later: optional, older events lack it). */
+  endedReason: z.string().nullable().optional(),
 });
 
 export const RecordingAccessed = z.object({
