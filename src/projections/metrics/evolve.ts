@@ -1,0 +1,159 @@
+import type { EventData } from '../../events/catalog.ts';
+import type { RecordedEvent } from '../../events/port.ts';
+
+/** One recording_metrics_daily row (per org per UTC day). */
+export interface DailyMetrics {
+  org_id: string;
+  /** yyyy-mm-dd (UTC) */
+  day: string;
+  calls: number;
+  recorded_calls: number;
+  duration_ms: number;
+  bytes_uploaded: number;
+  uploads_succeeded: number;
+  uploads_failed: number;
+  retries_scheduled: number;
+  abandoned: number;
+  fallbacks: number;
+  downloads: number;
+  refreshes: number;
+  orphans_deleted: number;
+  orphan_bytes_deleted: number;
+  missing_flagged: number;
+  failures_by_reason: Record<string, number>;
+}
+
+export const COUNTER_COLUMNS = [
+  'calls', 'recorded_calls', 'duration_ms', 'bytes_uploaded', 'uploads_succeeded', 'uploads_failed', 'retries_scheduled',
+  'abandoned', 'fallbacks', 'downloads', 'refreshes', 'orphans_deleted', 'orphan_bytes_deleted', 'missing_flagged',
+] as const satisfies ReadonlyArray<keyof DailyMetrics>;
+
+export type CounterColumn = (typeof COUNTER_COLUMNS)[number];
+
+/** One recording_metrics_sweeps row. */
+export interface SweepRow {
+  sweep_id: string;
+  position: number;
+  completed_at: string;
+  scanned: number;
+  deleted: number;
+  bytes_freed: number;
+  missing_flagged: number;
+  duration_ms: number;
+  complete: boolean;
+  failed_by_org: Record<string, number>;
+}
+
+export const METRICS_EVENTS = new Set([
+  'CallEnded', 'RecordingUploaded', 'UploadFailed', 'UploadRetryScheduled', 'UploadAbandoned', 'TranscriptOnlyFallback',
+  'RecordingAccessed', 'OrphanDeleted', 'RecordingMissing', 'SweepCompleted',
+]);
+
+export function emptyDaily(orgId: string, day: string): DailyMetrics {
+  const row = { org_id: orgId, day, failures_by_reason: {} } as DailyMetrics;
+  for (const c of COUNTER_COLUMNS) row[c] = 0;
+  return row;
+}
+
+/** The UTC day an event counts on: when callrec says the fact happened. */
+export function dayOf(e: RecordedEvent): string {
+  const t = Date.parse(e.metadata.recordedAt);
+  return new Date(Number.isNaN(t) ? e.storedAt.getTime() : t).toISOString().slice(0, 10);
+}
+
+/** Adds `b` into `a` (counters and failures by reason). Integer sums only, so the order never matters. */
+export function addDaily(a: DailyMetrics, b: DailyMetrics): DailyMetrics {
+  const out: DailyMetrics = { ...a, failures_by_reason: { ...a.failures_by_reason } };
+  for (const c of COUNTER_COLUMNS) out[c] = a[c] + b[c];
+  for (const [k, v] of Object.entries(b.failures_by_reason)) out.failures_by_reason[k] = (out.failures_by_reason[k] ?? 0) + v;
+  return out;
+}
+
+/**
+ * Pure: what one batch of events adds to the daily rows (keyed `org|day`) and which sweep rows it makes.
+ */
+export function metricsDeltas(events: RecordedEvent[]): { daily: Map<string, DailyMetrics>; sweeps: SweepRow[] } {
+  const daily = new Map<string, DailyMetrics>();
+  const sweeps: SweepRow[] = [];
+  const row = (e: RecordedEvent) => {
+    const day = dayOf(e);
+    const key = `${e.metadata.orgId}|${day}`;
+    let r = daily.get(key);
+    if (!r) daily.set(key, (r = emptyDaily(e.metadata.orgId, day)));
+    return r;
+  };
+  for (const e of events) {
+    switch (e.type) {
+      case 'CallEnded': {
+        const d = e.data as EventData<'CallEnded'>;
+        const r = row(e);
+        r.calls += 1;
+        if (d.recordingUrl || d.stereoRecordingUrl) r.recorded_calls += 1;
+        if (d.durationSeconds !== null && Number.isFinite(d.durationSeconds)) r.duration_ms += Math.round(d.durationSeconds * 1000);
+        break;
+      }
+      case 'RecordingUploaded': {
+        const d = e.data as EventData<'RecordingUploaded'>;
+        const r = row(e);
+        r.uploads_succeeded += 1;
+        r.bytes_uploaded += d.bytes;
+        break;
+      }
+      case 'UploadFailed': {
+        const d = e.data as EventData<'UploadFailed'>;
+        const r = row(e);
+        r.uploads_failed += 1;
+        r.failures_by_reason[d.code] = (r.failures_by_reason[d.code] ?? 0) + 1;
+        break;
+      }
+      case 'UploadRetryScheduled':
+        row(e).retries_scheduled += 1;
+        break;
+      case 'UploadAbandoned':
+        row(e).abandoned += 1;
+        break;
+      case 'TranscriptOnlyFallback':
+        row(e).fallbacks += 1;
+        break;
+      case 'RecordingAccessed': {
+        const d = e.data as EventData<'RecordingAccessed'>;
+        if (d.action === 'refresh') row(e).refreshes += 1;
+        else row(e).downloads += 1;
+        break;
+      }
+      case 'OrphanDeleted': {
+        const d = e.data as EventData<'OrphanDeleted'>;
+        const r = row(e);
+        r.orphans_deleted += 1;
+        r.orphan_bytes_deleted += d.bytes;
+        break;
+      }
+      case 'RecordingMissing':
+        row(e).missing_flagged += 1;
+        break;
+      case 'SweepCompleted': {
+        const d = e.data as EventData<'SweepCompleted'>;
+        const failedByOrg: Record<string, number> = {};
+        const failed = Array.isArray(e.metadata.failed) ? (e.metadata.failed as Array<{ orgId?: unknown }>) : [];
+        for (const f of failed) {
+          const org = typeof f?.orgId === 'string' ? f.orgId : e.metadata.orgId;
+          failedByOrg[org] = (failedByOrg[org] ?? 0) + 1;
+        }
+        sweeps.push({
+          sweep_id: d.sweepId,
+          position: e.position,
+          completed_at: e.metadata.recordedAt,
+          scanned: d.scanned,
+          deleted: d.deleted,
+          bytes_freed: d.bytesFreed,
+          missing_flagged: d.missingFlagged,
+          duration_ms: d.durationMs,
+          complete: e.metadata.complete !== false,
+          failed_by_org: failedByOrg,
+        });
+        break;
+      }
+    }
+  }
+  return { daily, sweeps };
+}
