@@ -32,7 +32,8 @@ function runFile(file) {
     }, timeoutMs);
     child.on('close', (code) => {
       clearTimeout(timer);
-      const num = (label) => Number((out.match(new RegExp(`${label}:\\s+(\\d+)`)) || [])[1] || 0);
+      // A file may print several uvu summaries (suites registered after an await): add them all up.
+      const num = (label) => [...out.matchAll(new RegExp(`^\\s*${label}:\\s+(\\d+)`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
       const total = num('Total');
       let passed = num('Passed');
       let failed = total - passed - num('Skipped');

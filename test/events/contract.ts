@@ -11,6 +11,16 @@ export interface StoreHarness {
   close(): Promise<void>;
 }
 
+/** Rejects after `ms` unless `p` settles first; the timer never outlives the race (no lingering process). */
+async function within<T>(p: Promise<T>, ms: number, message: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(message())), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function readEverything(store: EventStore, limit: number): Promise<RecordedEvent[]> {
   const out: RecordedEvent[] = [];
   let after = 0;
@@ -162,7 +172,7 @@ export function eventStoreContract(label: string, open: () => Promise<StoreHarne
     const writes = Array.from({ length: n }, (_, i) => store.append(`call-live-${i % 97}`, [statusEvent(`live-${i}`)], 'any'));
     const results = await Promise.all(writes);
     done = true;
-    await Promise.race([reader, new Promise((_, rej) => setTimeout(() => rej(new Error(`reader saw ${seen.length} of ${n}`)), 20_000))]);
+    await within(reader, 20_000, () => `reader saw ${seen.length} of ${n}`);
     assert.ok(results.every((r) => r.ok));
     assert.is(seen.length, n);
     assert.is(new Set(seen.map((e) => e.eventId)).size, n);
@@ -190,7 +200,7 @@ export function eventStoreContract(label: string, open: () => Promise<StoreHarne
     })();
     await new Promise((r) => setTimeout(r, 50));
     for (let i = 30; i < 35; i++) await store.append(`call-s${i % 3}`, [statusEvent(`s${i}`)]);
-    const liveGot = await Promise.race([live, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('live events did not arrive')), 10_000))]);
+    const liveGot = await within(live, 10_000, () => 'live events did not arrive');
     await sub.close();
     got.push(...liveGot);
     const checkpoint = got.at(-1)!.position;
