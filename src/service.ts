@@ -21,6 +21,8 @@ import { allProjectors } from './projections/all.ts';
 import { createCallrecMetrics, instrumentStore, prometheusRoute, type CallrecMetrics } from './metrics/prometheus.ts';
 import { observeUrlRejections, urlRejectionCounter } from './metrics/urlRejections.ts';
 import { registerMetricsApi } from './http/routes/metrics.ts';
+import { registerDashboard } from './http/routes/dashboard.ts';
+import { registerDevToken } from './http/routes/devToken.ts';
 import { createOrphanSweepProcess, type OrphanSweepProcess } from './processes/orphanSweep.ts';
 
 export interface ServiceOptions {
@@ -35,6 +37,8 @@ export interface ServiceOptions {
   leaseMs?: number;
   /** Recording storage for the URL routes (tests pass one). */
   storage?: RecordingStorage;
+  /** Run the recording pipeline with the background processes (default true; tests that assert on the log turn it off). */
+  recordingPipeline?: boolean;
 }
 
 export interface Service {
@@ -149,7 +153,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   if (opts.http !== false) {
     await sseHub?.start();
     const countRejection = urlRejectionCounter({ db: database.db, metrics, clock, logger });
-    const app = createHttpApp(deps, [registerApi, registerMetricsApi, prometheusRoute(metrics)], [
+    const app = createHttpApp(deps, [registerApi, registerMetricsApi, prometheusRoute(metrics), registerDevToken, registerDashboard], [
       metrics.httpMiddleware(),
       observeUrlRejections(countRejection),
       ...(recordings.handler ? [recordings.handler] : []),
@@ -164,7 +168,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${addr.port}`;
     logger.info({ url, database: database.kind, store: store.kind }, 'callrec listening');
   }
-  if (opts.background !== false) pipeline.start();
+  if (opts.background !== false && opts.recordingPipeline !== false) pipeline.start();
   if (opts.background !== false) sweep.start();
 
   return {

@@ -1,4 +1,7 @@
 import type { ParsedArgs } from './args.ts';
+import { sweepCommand } from './sweep.ts';
+import { tokenCommand } from './token.ts';
+import { vapiCommand } from './vapi.ts';
 
 /** Commands contributed by other modules (token, sweep, vapi, migrate-events). */
 export interface ExtraCommand {
@@ -7,4 +10,4 @@ export interface ExtraCommand {
   run(args: ParsedArgs): Promise<number>;
 }
 
-export const extraCommands: ExtraCommand[] = [];
+export const extraCommands: ExtraCommand[] = [tokenCommand, sweepCommand, vapiCommand];

@@ -22,5 +22,13 @@ export function createHttpApp(deps: HttpDeps, extraRoutes: RouteModule[] = [], e
   app.use(async (ctx) => {
     if (ctx.status === 404 && ctx.body === undefined) throw new CallrecError('not_found', `no route for ${ctx.method} ${ctx.path}`);
   });
+  // Errors koa sees after the response started (mostly streams). A client that went away mid-stream — a
+  // player seeking, a tab closed — is normal and not worth more than a debug line.
+  app.silent = true;
+  app.on('error', (err: NodeJS.ErrnoException, ctx?: Koa.Context) => {
+    const aborted = ['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE', 'ECONNABORTED'].includes(err.code ?? '');
+    if (aborted) deps.logger.debug({ err: err.message, path: ctx?.path }, 'client went away mid-response');
+    else deps.logger.error({ err, path: ctx?.path, errorCode: 'internal' }, 'response error');
+  });
   return app;
 }

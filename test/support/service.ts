@@ -9,11 +9,15 @@ export interface TestService extends Service {
   close(): Promise<void>;
 }
 
-/** Starts a real callrec on 127.0.0.1 with an ephemeral port on a fresh database of `backend`. */
+/**
+ * Starts a real callrec on 127.0.0.1 with an ephemeral port on a fresh database of `backend`. The recording
+ * pipeline is off unless `opts.recordingPipeline` is true (it would fetch the fixtures' recording URLs and append
+ * events); test/pipeline starts its own services with it on.
+ */
 export async function startTestService(backend: TestBackend, env: Record<string, string> = {}, opts: ServiceOptions = {}): Promise<TestService> {
   const t = await backend.open();
   const config: Config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: `/tmp/callrec-test-${process.pid}`, LOG_LEVEL: 'silent', ...env });
-  const service = await startService(config, { logger: silentLogger, database: t.database, leaseMs: 2000, ...opts });
+  const service = await startService(config, { logger: silentLogger, database: t.database, leaseMs: 2000, recordingPipeline: false, ...opts });
   return Object.assign(service, {
     post(path: string, body: unknown, headers: Record<string, string> = {}) {
       return fetch(service.url + path, {

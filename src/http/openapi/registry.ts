@@ -1,0 +1,22 @@
+import type Router from '@koa/router';
+import { createAuthenticator } from '../auth.ts';
+import type { HttpDeps } from '../context.ts';
+import { auditRoutes } from '../routes/audit.ts';
+import { callRoutes } from '../routes/calls.ts';
+import { recordingRoutes } from '../routes/callsRecording.ts';
+import { eventRoutes } from '../routes/events.ts';
+import { openApiRoute } from '../routes/openapi.ts';
+import { registerRoutes, type ApiDeps, type ApiRoute } from './route.ts';
+
+/** Every /api route, in the order they are registered (and documented). */
+export const apiRoutes: ApiRoute[] = [...callRoutes, ...recordingRoutes, ...auditRoutes, ...eventRoutes, openApiRoute];
+
+/** The route module for createHttpApp: the dashboard API with its authenticator. */
+export function registerApi(router: Router, deps: HttpDeps) {
+  const authenticator = createAuthenticator(deps.config, { clock: deps.clock });
+  if (deps.config.devAuth) {
+    deps.logger.warn({ errorCode: 'unauthorized' }, 'AUTH_JWT_SECRET and AUTH_JWKS_URL are not set: /api accepts tokens signed with the development secret (local use only)');
+  }
+  const apiDeps: ApiDeps = { ...deps, authenticator, routes: apiRoutes };
+  registerRoutes(router, apiDeps, apiRoutes);
+}

@@ -1,0 +1,89 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type { z } from 'zod';
+import { CallrecError, type ErrorCode } from '../../errors.ts';
+import { authenticate, type Authenticator, type Caller, type Role, type TokenSources } from '../auth.ts';
+import type { HttpDeps } from '../context.ts';
+
+/**
+ * One API route: its request schemas (which validate the request), its responses (with schemas), who may
+ * call it, and its handler. The OpenAPI document is generated from the same objects (document.ts), so the
+ * documentation cannot drift from what the routes accept.
+ */
+
+export interface ResponseSpec {
+  description: string;
+  /** JSON body schema; for other content types, describe the body in `description`. */
+  schema?: z.ZodType;
+  contentType?: 'application/json' | 'text/event-stream';
+}
+
+export interface ApiDeps extends HttpDeps {
+  authenticator: Authenticator;
+  /** Every API route (the OpenAPI document is built from them). */
+  routes: ApiRoute[];
+}
+
+export interface RouteInput<P extends z.ZodType, Q extends z.ZodType> {
+  params: z.output<P>;
+  query: z.output<Q>;
+  caller: Caller;
+}
+
+export interface ApiRoute<P extends z.ZodType = z.ZodType, Q extends z.ZodType = z.ZodType> {
+  method: 'get' | 'post';
+  /** Koa path, e.g. `/api/calls/:id`. */
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  roles: readonly Role[];
+  /** Extra places the token may be (EventSource cannot set headers). */
+  tokenSources?: TokenSources;
+  params?: P;
+  query?: Q;
+  /** Headers the route reads, documented as header parameters. */
+  headers?: Array<{ name: string; description: string; schema: z.ZodType }>;
+  responses: Record<number, ResponseSpec>;
+  /** Error codes the route itself may answer (401/403/400 for auth and validation are added by the framework). */
+  errors?: ErrorCode[];
+  handle(ctx: Context, input: RouteInput<P, Q>, deps: ApiDeps): Promise<void> | void;
+}
+
+/** Keeps the inferred param/query types for the handler; the result is an ApiRoute for the registry. */
+export function defineRoute<P extends z.ZodType = z.ZodObject<{}>, Q extends z.ZodType = z.ZodObject<{}>>(route: ApiRoute<P, Q>): ApiRoute {
+  return route as unknown as ApiRoute;
+}
+
+function issues(error: z.ZodError, where: string): string {
+  return error.issues.map((i) => `${where}${i.path.length ? `.${i.path.join('.')}` : ''}: ${i.message}`).join('; ');
+}
+
+/** The query as zod sees it: repeated parameters stay arrays (and then fail a string schema). */
+function plainQuery(ctx: Context): Record<string, unknown> {
+  return { ...ctx.query };
+}
+
+/** Registers routes: authenticate (401/403), validate path and query (400), then handle. */
+export function registerRoutes(router: Router, deps: ApiDeps, routes: ApiRoute[]) {
+  for (const route of routes) {
+    router[route.method](route.path, async (ctx) => {
+      const caller = await authenticate(ctx, deps.authenticator, route.roles, route.tokenSources);
+      let params: unknown = {};
+      if (route.params) {
+        const p = route.params.safeParse(ctx.params);
+        if (!p.success) throw new CallrecError('invalid_id', issues(p.error, 'path'));
+        params = p.data;
+      }
+      let query: unknown = {};
+      if (route.query) {
+        const q = route.query.safeParse(plainQuery(ctx));
+        if (!q.success) throw new CallrecError('invalid_query', issues(q.error, 'query'));
+        query = q.data;
+      }
+      ctx.state.caller = caller;
+      await route.handle(ctx, { params, query, caller }, deps);
+    });
+  }
+}

@@ -1,0 +1,71 @@
+import type Router from '@koa/router';
+import ipaddr from 'ipaddr.js';
+import { z } from 'zod';
+import { signToken } from '../../cli/token.ts';
+import { DEV_JWT_SECRET } from '../../config.ts';
+import { CallrecError } from '../../errors.ts';
+import { ORG_ID_RE, ROLES } from '../auth.ts';
+import type { HttpDeps } from '../context.ts';
+import { readRawBody } from '../rawBody.ts';
+
+/**
+ * POST /api/dev/token `{ org, user, role? }` → `{ token, expiresAt, org, user, role }`: a local-development helper
+ * for the dashboard's sign-in. It exists only while callrec runs with the development JWT secret
+ * (config.devAuth: neither AUTH_JWT_SECRET nor AUTH_JWKS_URL set); with a real secret the route is not even
+ * registered (404). It answers only requests from a loopback address (the socket's, never X-Forwarded-For)
+ * and only `application/json` bodies (a cross-site form cannot send those without a preflight).
+ */
+
+export const DEV_TOKEN_PATH = '/api/dev/token';
+export const DEV_TOKEN_TTL_SECONDS = 12 * 3600;
+
+export const DevTokenBody = z
+  .object({
+    org: z.string().regex(ORG_ID_RE, 'letters, digits, _ and - (1-64)'),
+    user: z.string().regex(/^[A-Za-z0-9_.@+-]{1,128}$/, 'letters, digits and _ . @ + - (1-128)'),
+    role: z.enum(ROLES).default('member'),
+  })
+  .strict();
+
+/** True for 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
+export function isLoopback(address: string | undefined): boolean {
+  if (!address || !ipaddr.isValid(address)) return false;
+  return ipaddr.process(address).range() === 'loopback';
+}
+
+export function registerDevToken(router: Router, deps: HttpDeps) {
+  const { config } = deps;
+  if (!config.devAuth || config.AUTH_JWT_SECRET !== DEV_JWT_SECRET) return;
+  router.post(DEV_TOKEN_PATH, async (ctx) => {
+    if (!isLoopback(ctx.req.socket.remoteAddress)) throw new CallrecError('forbidden', 'development tokens are handed out to local clients only');
+    if (!ctx.is('application/json')) throw new CallrecError('unsupported_media_type', 'send the body as application/json');
+    const raw = await readRawBody(ctx.req, 4096);
+    let json: unknown;
+    try {
+      json = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw new CallrecError('invalid_json');
+    }
+    const parsed = DevTokenBody.safeParse(json);
+    if (!parsed.success) {
+      throw new CallrecError('invalid_body', parsed.error.issues.map((i) => `body${i.path.length ? `.${i.path.join('.')}` : ''}: ${i.message}`).join('; '));
+    }
+    const { org, user, role } = parsed.data;
+    const now = deps.clock();
+    const token = await signToken({
+      secret: DEV_JWT_SECRET,
+      orgId: org,
+      userId: user,
+      role,
+      ttlSeconds: DEV_TOKEN_TTL_SECONDS,
+      audience: config.AUTH_AUDIENCE,
+      issuer: config.AUTH_ISSUER,
+      orgClaim: config.AUTH_ORG_CLAIM,
+      roleClaim: config.AUTH_ROLE_CLAIM,
+      now,
+    });
+    deps.logger.warn({ orgId: org, userId: user, role }, 'development token issued (AUTH_JWT_SECRET is not set)');
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { token, expiresAt: new Date(Math.floor(now.getTime() / 1000) * 1000 + DEV_TOKEN_TTL_SECONDS * 1000).toISOString(), org, user, role };
+  });
+}
