@@ -75,7 +75,6 @@ async function serverMain(mode: 'callrec' | 'baseline') {
         { eventId: randomUUID(), type: 'UrlSigned', metadata: meta('system:pipeline'), data: { callId, storagePath, url: `https://storage.example/${storagePath}?token=x`, expiresAt: new Date(Date.now() + 3600_000).toISOString(), by: 'system:pipeline' } },
       ], 'no_stream');
       const committedNs = process.hrtime.bigint();
-      console.error('DBG committed', String(committedNs));
       if (!r.ok) throw new Error(r.error.message);
       send({ type: 'sent', round: m.round, committedNs: String(committedNs) });
     };

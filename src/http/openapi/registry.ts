@@ -6,9 +6,9 @@ import { callRoutes } from '../routes/calls.ts';
 import { recordingRoutes } from '../routes/callsRecording.ts';
 import { eventRoutes } from '../routes/events.ts';
 import { openApiRoute } from '../routes/openapi.ts';
-import { registerRoutes, type ApiDeps, type ApiRoute } from './route.ts';
+import { registeredRoutes, registerRoutes, type ApiDeps, type ApiRoute } from './route.ts';
 
-/** Every /api route, in the order they are registered (and documented). */
+/** The dashboard API's routes, in the order they are registered. */
 export const apiRoutes: ApiRoute[] = [...callRoutes, ...recordingRoutes, ...auditRoutes, ...eventRoutes, openApiRoute];
 
 /** The route module for createHttpApp: the dashboard API with its authenticator. */
@@ -17,6 +17,7 @@ export function registerApi(router: Router, deps: HttpDeps) {
   if (deps.config.devAuth) {
     deps.logger.warn({ errorCode: 'unauthorized' }, 'AUTH_JWT_SECRET and AUTH_JWKS_URL are not set: /api accepts tokens signed with the development secret (local use only)');
   }
-  const apiDeps: ApiDeps = { ...deps, authenticator, routes: apiRoutes };
+  // The document covers every route registered on this router through registerRoutes (e.g. /api/metrics too).
+  const apiDeps: ApiDeps = { ...deps, authenticator, routes: registeredRoutes(router) };
   registerRoutes(router, apiDeps, apiRoutes);
 }

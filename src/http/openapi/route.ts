@@ -20,7 +20,7 @@ export interface ResponseSpec {
 
 export interface ApiDeps extends HttpDeps {
   authenticator: Authenticator;
-  /** Every API route (the OpenAPI document is built from them). */
+  /** The API routes to document (the OpenAPI route documents this list). */
   routes: ApiRoute[];
 }
 
@@ -65,8 +65,22 @@ function plainQuery(ctx: Context): Record<string, unknown> {
   return { ...ctx.query };
 }
 
+const byRouter = new WeakMap<Router, ApiRoute[]>();
+
+/**
+ * Every ApiRoute registered on `router` so far, by any module (the list grows as modules register). The
+ * OpenAPI document is built from it at request time, so a route module built on registerRoutes is documented
+ * without being listed anywhere else.
+ */
+export function registeredRoutes(router: Router): ApiRoute[] {
+  let list = byRouter.get(router);
+  if (!list) byRouter.set(router, (list = []));
+  return list;
+}
+
 /** Registers routes: authenticate (401/403), validate path and query (400), then handle. */
 export function registerRoutes(router: Router, deps: ApiDeps, routes: ApiRoute[]) {
+  registeredRoutes(router).push(...routes);
   for (const route of routes) {
     router[route.method](route.path, async (ctx) => {
       const caller = await authenticate(ctx, deps.authenticator, route.roles, route.tokenSources);

@@ -98,10 +98,7 @@ export function createSseHub(opts: SseHubOptions): SseHub {
       c.lastSent = msg.id;
       targets.push(c.res);
     }
-    const t0 = process.hrtime.bigint();
     if (targets.length > 0) channel.send({ id: msg.id, event: msg.event, data: msg.data }, targets);
-    if (process.env.DBG_UNCORK) for (const r of targets) r.socket?.uncork();
-    if (targets.length > 100) console.error('DBG fanout start', String(t0), 'took', Number(process.hrtime.bigint() - t0) / 1e6, 'ms', targets.length);
   }
 
   async function dispatch(e: RecordedEvent) {

@@ -171,6 +171,7 @@ export function evolveCallLog(row: CallLogRow | undefined, event: RecordedEvent)
       r.transcript_only_fallback = true;
       if (r.recording_status === 'pending') r.recording_status = 'none';
       r.recording_error ??= d.reason;
+      r.recording_error_code ??= d.reason;
       return r;
     }
     case 'RecordingMissing': {
