@@ -1,0 +1,78 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { loadConfig } from '../../src/config.ts';
+import { createEventStoreDbStore } from '../../src/events/eventstoredb/store.ts';
+import { silentLogger } from '../../src/log.ts';
+import { startService } from '../../src/service.ts';
+import { startFakeEventStoreDb } from '../fakes/esdbServer/index.ts';
+import { listVapiFixtures, loadVapiFixture } from '../fixtures/vapi/index.ts';
+
+const run = promisify(execFile);
+const test = suite('callrec migrate-events');
+
+async function callrec(env: Record<string, string>, ...args: string[]) {
+  try {
+    const r = await run(process.execPath, [path.resolve('bin/callrec.js'), ...args], { env: { ...process.env, LOG_LEVEL: 'silent', ...env } });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+test('copies the embedded log to EventStoreDB with its ids and order; a re-run copies nothing', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'callrec-migrate-'));
+  const esdb = await startFakeEventStoreDb();
+  try {
+    const service = await startService(loadConfig({ DATA_DIR: dir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' }), { logger: silentLogger, background: false });
+    const names = listVapiFixtures().filter((n) => n.startsWith('end-of-call-report') || n.startsWith('status-update'));
+    for (const n of names) {
+      const res = await fetch(`${service.url}/webhooks/vapi`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(loadVapiFixture(n)) });
+      assert.is(res.status, 200);
+    }
+    const source = [];
+    for (let after = 0; ; ) {
+      const page = await service.store.readAll({ after, limit: 100 });
+      source.push(...page);
+      if (page.length < 100) break;
+      after = page.at(-1)!.position;
+    }
+    await service.stop();
+
+    const env = { DATA_DIR: dir, EVENTSTORE_URL: esdb.url };
+    const first = await callrec(env, 'migrate-events', '--from', 'postgres', '--to', 'eventstore');
+    assert.is(first.code, 0, first.stderr);
+    assert.match(first.stdout, new RegExp(`${source.length} events copied, 0 already there`));
+    const again = await callrec(env, 'migrate-events', '--from', 'postgres', '--to', 'eventstore');
+    assert.match(again.stdout, new RegExp(`0 events copied, ${source.length} already there`));
+
+    const target = createEventStoreDbStore({ connectionString: esdb.url });
+    try {
+      const copied = await target.readAll({ after: 0, limit: 1000 });
+      assert.equal(copied.map((e) => e.eventId), source.map((e) => e.eventId));
+      assert.equal(copied.map((e) => [e.streamId, e.revision, e.type]), source.map((e) => [e.streamId, e.revision, e.type]));
+      assert.equal(copied.map((e) => e.data), source.map((e) => e.data));
+    } finally {
+      await target.close();
+    }
+
+    const same = await callrec(env, 'migrate-events', '--from', 'postgres', '--to', 'postgres');
+    assert.is(same.code, 2);
+    const bad = await callrec(env, 'migrate-events', '--from', 'mysql', '--to', 'eventstore');
+    assert.is(bad.code, 2);
+    assert.match(bad.stderr, /--from must be postgres or eventstore/);
+    const noUrl = await callrec({ DATA_DIR: dir }, 'migrate-events', '--from', 'postgres', '--to', 'eventstore');
+    assert.is(noUrl.code, 2);
+    assert.match(noUrl.stderr, /EVENTSTORE_URL/);
+  } finally {
+    await esdb.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
