@@ -18,6 +18,7 @@ import { mp3Bytes, wavStream, wavTotalBytes } from './audioFiles.ts';
  *   fail=<status>    answer with that status (500, 404, 429 …) and a small text body
  *   fail=hang        never answer
  *   fail=drip        send headers, then `dripBytes` (default 1) bytes every `dripMs` (default 100) ms
+ *   paceMs=<ms>      (no failure) the real body, `paceBytes` (default 8192) every `paceMs` ms
  *   fail=truncate    Content-Length of the whole body, half of it, then destroy the socket
  *   fail=reset       reset the connection before any response
  *   fail=html        200 text/html login page;  fail=json  200 application/json error
@@ -241,8 +242,24 @@ export async function startRecordingServer(): Promise<RecordingServer> {
       return;
     }
     const stream = body.stream();
-    stream.pipe(res);
     res.once('close', () => stream.destroy());
+    const paceMs = num(q, 'paceMs', 0);
+    if (paceMs <= 0) {
+      stream.pipe(res);
+      return;
+    }
+    // The real audio, slowly: at most `paceBytes` (default 8192) every `paceMs` ms.
+    const paceBytes = num(q, 'paceBytes', 8192);
+    (async () => {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        for (let off = 0; off < chunk.length; off += paceBytes) {
+          if (res.destroyed) return;
+          res.write(chunk.subarray(off, off + paceBytes));
+          await new Promise((r) => setTimeout(r, paceMs));
+        }
+      }
+      res.end();
+    })().catch(() => res.destroy());
   });
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
