@@ -104,7 +104,7 @@ for (const backend of await backends()) {
     await h.settle();
     const r = await h.get(`/api/calls/${none}/recording`, t);
     assert.is(r.status, 200);
-    assert.equal(r.body, { callId: none, transcriptOnly: true, transcript: 'AI: nobody answered', summary: 'A short test call.', reason: 'no_recording' });
+    assert.equal(r.body, { callId: none, transcriptOnly: true, transcript: 'AI: nobody answered', summary: 'A short test call.', reason: 'no_recording_url' });
     const a = await h.get(`/api/calls/${abandoned}/recording`, t);
     assert.is(a.body.transcriptOnly, true);
     assert.is(a.body.reason, 'fetch_timeout');

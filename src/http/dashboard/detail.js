@@ -172,9 +172,8 @@ export function createDetailView({ api, root, callId, session, config, onLoaded 
       return;
     }
     if (recording.transcriptOnly || NO_AUDIO.has(recording.status)) {
-      // GET …/recording gives the reason (and confirms there is no audio); the call row may know a more precise
-      // code: a TranscriptOnlyFallback's reason (e.g. no_recording_url) lands in `error`, not `errorCode`.
-      let reason = recording.status === 'none' ? 'no_recording' : recording.status;
+      // GET …/recording gives the reason (and confirms there is no audio).
+      let reason = recording.errorCode ?? (recording.status === 'none' ? 'no_recording_url' : recording.status);
       try {
         const r = await api.get(callPath(callId, '/recording'));
         if (r && r.transcriptOnly && typeof r.reason === 'string') reason = r.reason;
@@ -182,8 +181,6 @@ export function createDetailView({ api, root, callId, session, config, onLoaded 
         // keep the reason the call row gave
       }
       if (destroyed) return;
-      const precise = recording.errorCode ?? (typeof recording.error === 'string' && /^[a-z][a-z0-9_]{2,63}$/.test(recording.error) ? recording.error : undefined);
-      if (precise && (reason === 'no_recording' || reason === recording.status)) reason = precise;
       const detail = recording.error && recording.error !== reason ? recording.error : '';
       recordingBox.replaceChildren(fallbackView(reason, detail));
       return;

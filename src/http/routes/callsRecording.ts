@@ -49,7 +49,7 @@ function hasAudio(row: CallLogRow): boolean {
 
 function noAudioReason(row: CallLogRow): string | undefined {
   if (row.recording_missing || row.recording_status === 'missing') return 'recording_missing';
-  if (NO_AUDIO.has(row.recording_status)) return row.recording_error_code ?? (row.recording_status === 'none' ? 'no_recording' : row.recording_status);
+  if (NO_AUDIO.has(row.recording_status)) return row.recording_error_code ?? (row.recording_status === 'none' ? 'no_recording_url' : row.recording_status);
   return undefined;
 }
 
