@@ -4,6 +4,9 @@ import { connectDatabase } from '../../src/db/connect.ts';
 import { createPostgresEventStore } from '../../src/events/postgres/store.ts';
 import { callLogsProjector } from '../../src/projections/callLogs/projector.ts';
 import { rebuildProjection, tableChecksum } from '../../src/projections/rebuild.ts';
+import { signToken } from '../../src/cli/token.ts';
+import { DEV_JWT_SECRET } from '../../src/config.ts';
+import { openSse, sseData } from '../api/support.ts';
 import { loadVapiFixture } from '../fixtures/vapi/index.ts';
 import { backends, createTestDatabase, dropTestDatabase } from '../support/databases.ts';
 import { freePort, startCallrecProcess, type CallrecProcess } from '../support/processes.ts';
@@ -25,7 +28,7 @@ async function post(p: CallrecProcess, callId: string) {
 }
 
 if (postgres) {
-  test('each projector runs on one instance; after kill -9 the other takes over within the lease bound', async () => {
+  test('each projector runs on one instance; SSE on either hears both; after kill -9 the other takes over within the lease bound', async () => {
     const url = await createTestDatabase();
     const database = await connectDatabase({ databaseUrl: url, poolSize: 4 });
     const env = { DATABASE_URL: url, LEASE_TTL_MS: '1500', DATA_DIR: `/tmp/callrec-inst-${process.pid}` };
@@ -47,6 +50,19 @@ if (postgres) {
       };
       await waitFor(40, 15_000);
 
+      // SSE: a dashboard connected to one instance hears about calls that arrive at the other.
+      const token = await signToken({ secret: DEV_JWT_SECRET, orgId: 'default', userId: 'sse-user' });
+      const sse = await openSse(`${b.url}/api/events?access_token=${encodeURIComponent(token)}`);
+      try {
+        assert.is(sse.status, 200);
+        await Promise.all(Array.from({ length: 5 }, (_, i) => post(a, `inst-sse-${i}`)));
+        const got = await sse.waitFor((e) => e.event === 'call_ended', 5, 10_000);
+        assert.equal(new Set(got.map((e) => sseData(e).callId)), new Set(Array.from({ length: 5 }, (_, i) => `inst-sse-${i}`)));
+      } finally {
+        sse.close();
+      }
+      await waitFor(45, 15_000);
+
       const leases = await database.db.selectFrom('leases').selectAll().execute();
       const projection = leases.find((l) => l.name === 'projection:call_logs');
       assert.ok(projection, 'the call_logs lease is held');
@@ -59,7 +75,7 @@ if (postgres) {
       await owner.kill9();
       const killedAt = Date.now();
       await Promise.all(Array.from({ length: 20 }, (_, i) => post(survivor, `inst-after-${i}`)));
-      await waitFor(60, 15_000);
+      await waitFor(65, 15_000);
       const failoverMs = Date.now() - killedAt;
       console.log(`    failover: call_logs caught up ${failoverMs} ms after kill -9 (lease ${env.LEASE_TTL_MS} ms)`);
       assert.ok(failoverMs < 1500 + 5000, `failover took ${failoverMs} ms`);
@@ -72,7 +88,7 @@ if (postgres) {
       const store = createPostgresEventStore(database);
       await rebuildProjection(database.db, store, callLogsProjector);
       assert.equal(await tableChecksum(database.db, 'call_logs'), live);
-      assert.is(live.rows, 60);
+      assert.is(live.rows, 65);
       await store.close();
     } finally {
       for (const p of procs) await p.kill9().catch(() => {});
