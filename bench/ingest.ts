@@ -1,19 +1,21 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import Koa from 'koa';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
-import { loadConfig } from '../src/config.ts';
-import { silentLogger } from '../src/log.ts';
-import { startService } from '../src/service.ts';
 import { loadVapiFixture } from '../test/fixtures/vapi/index.ts';
-import { fmt, openBenchDb, percentile, postgresAvailable, row } from './support.ts';
+import { createTestDatabase, dropTestDatabase } from '../test/support/databases.ts';
+import { freePort, startCallrecProcess } from '../test/support/processes.ts';
+import { fmt, percentile, postgresAvailable, row } from './support.ts';
 
-/** A ~10 KB end-of-call-report with a unique call id. */
+/**
+ * Webhook ingest at 100 concurrent end-of-call-reports (~10 KB), against a real callrec process (projections
+ * and processes running) and, in the same run, a bare koa process that parses the JSON and stores nothing.
+ * The load comes from this process, so server and client do not share an event loop.
+ */
 function report(i: number): string {
-  const body = loadVapiFixture('end-of-call-report.current');
+  const body = loadVapiFixture('end-of-call-report.no-recording');
   body.message.call.id = `ingest-${i}-${Math.random().toString(36).slice(2, 8)}`;
-  const t = body.message.artifact.transcript as string;
-  body.message.artifact.transcript = t.repeat(Math.max(1, Math.ceil(9000 / t.length))).slice(0, 9000);
+  const line = 'AI: Thank you for calling Harbor Dental, how can I help?\nUser: I would like to move my cleaning to next week.\n';
+  body.message.artifact = { transcript: line.repeat(Math.ceil(9500 / line.length)).slice(0, 9500) };
   return JSON.stringify(body);
 }
 
@@ -42,41 +44,43 @@ async function load(url: string, total: number, concurrency: number) {
   return { rps: (total / ms) * 1000, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors };
 }
 
-/** Webhook ingest at 100 concurrent end-of-call-reports, beside a bare koa handler that stores nothing. */
-export async function benchIngest(total = Number(process.env.BENCH_INGEST_REQUESTS || 5000)) {
-  console.log(`\nwebhook ingest: ${fmt(total)} end-of-call-reports (~10 KB), 100 concurrent keep-alive connections`);
-  const bare = new Koa();
-  bare.use(async (ctx) => {
-    const chunks: Buffer[] = [];
-    for await (const c of ctx.req) chunks.push(c as Buffer);
-    JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    ctx.status = 202;
-    ctx.body = { ok: true };
+async function bareKoa(port: number) {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./bareKoaServer.ts', import.meta.url))], {
+    env: { ...process.env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const server = createServer(bare.callback());
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const bareUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  await load(bareUrl, 500, 100);
-  const base = await load(bareUrl, total, 100);
-  server.closeAllConnections();
-  server.close();
+  await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+  return { url: `http://127.0.0.1:${port}`, stop: () => new Promise<void>((r) => (child.once('exit', () => r()), child.kill('SIGKILL'))) };
+}
+
+export async function benchIngest(total = Number(process.env.BENCH_INGEST_REQUESTS || 10_000)) {
+  console.log(`\nwebhook ingest: ${fmt(total)} end-of-call-reports (~10 KB), 100 concurrent keep-alive connections, server in its own process`);
+  const bare = await bareKoa(await freePort());
+  await load(bare.url, 1000, 100);
+  const base = await load(bare.url, total, 100);
+  await bare.stop();
   row('baseline: bare koa, parse JSON, answer 202', `${fmt(base.rps)} req/s`, `p50 ${base.p50.toFixed(1)} ms, p99 ${base.p99.toFixed(1)} ms`);
 
   const kinds: Array<'postgres' | 'pglite'> = (await postgresAvailable()) ? ['postgres', 'pglite'] : ['pglite'];
-  for (const kind of kinds) {
-    const b = await openBenchDb(kind, 20);
-    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', DATA_DIR: `/tmp/callrec-bench-${process.pid}` });
-    // HTTP only: projections and processes would compete for the same CPU; ingest is what is measured.
-    const service = await startService(config, { logger: silentLogger, database: b.database, background: false });
+  // Two shapes of deployment: an HTTP-only instance (BACKGROUND_WORK=false; projections and the pipeline on
+  // another instance), and one instance doing everything on the same two cores (the projection indexes each
+  // 10 KB transcript for full-text search as it goes).
+  const variants = kinds.flatMap((kind): Array<{ kind: 'postgres' | 'pglite'; background: boolean }> =>
+    kind === 'postgres' ? [{ kind, background: false }, { kind, background: true }] : [{ kind, background: true }],
+  );
+  for (const { kind, background } of variants) {
+    const url = kind === 'postgres' ? await createTestDatabase() : undefined;
+    const dir = `/tmp/callrec-bench-ingest-${process.pid}-${kind}`;
+    const p = await startCallrecProcess({ LOG_LEVEL: 'silent', DATA_DIR: dir, BACKGROUND_WORK: String(background), ...(url ? { DATABASE_URL: url } : {}) }, await freePort());
     try {
-      await load(service.url, 500, 100);
-      const r = await load(service.url, total, 100);
-      row(`callrec POST /webhooks/vapi on ${kind} (append each)`, `${fmt(r.rps)} req/s`, `p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, ${(r.rps / base.rps).toFixed(2)}x baseline, ${r.errors} errors`);
-      const stored = await b.database.db.selectFrom('events').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
-      row('  events stored / requests sent', `${stored.n} / ${total + 500}`);
+      await load(p.url, 1000, 100);
+      const r = await load(p.url, total, 100);
+      const label = `callrec POST /webhooks/vapi, ${kind}, ${background ? 'one instance doing everything' : 'HTTP-only instance'}`;
+      row(label, `${fmt(r.rps)} req/s`, `p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, ${(r.rps / base.rps).toFixed(2)}x baseline, ${r.errors} errors`);
     } finally {
-      await service.stop();
-      await b.close();
+      await p.stop();
+      if (url) await dropTestDatabase(url);
+      await import('node:fs/promises').then((fs) => fs.rm(dir, { recursive: true, force: true }));
     }
   }
 }

@@ -80,6 +80,8 @@ const fields = z
 
     READY_MAX_LAG_EVENTS: int(0).default(1000),
     LEASE_TTL_MS: int(500, 600_000).default(10_000),
+    /** false: this instance only serves HTTP (webhooks, API, SSE); projections and processes run elsewhere. */
+    BACKGROUND_WORK: bool.default(true),
     /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; unset = open. */
     METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     SSE_HEARTBEAT_SECONDS: int(1, 3600).default(15),

@@ -146,7 +146,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     return Object.fromEntries(Object.entries(await runner.positions()).map(([k, v]) => [k, head - v]));
   });
 
-  if (opts.background !== false) runner.start();
+  const background = opts.background ?? config.BACKGROUND_WORK;
+  if (background) runner.start();
 
   let server: Server | undefined;
   let url = '';
@@ -168,8 +169,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${addr.port}`;
     logger.info({ url, database: database.kind, store: store.kind }, 'callrec listening');
   }
-  if (opts.background !== false && opts.recordingPipeline !== false) pipeline.start();
-  if (opts.background !== false) sweep.start();
+  if (background && opts.recordingPipeline !== false) pipeline.start();
+  if (background) sweep.start();
 
   return {
     config,

@@ -1,29 +1,18 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { loadConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/log.ts';
 import { startService } from '../../src/service.ts';
 import { loadVapiFixture } from '../fixtures/vapi/index.ts';
+import { runCli } from '../support/cli.ts';
 
-const run = promisify(execFile);
-const bin = path.resolve('bin/callrec.js');
 
 const test = suite('callrec CLI (history, replay, orgs, migrate)');
 
-async function callrec(env: Record<string, string>, ...args: string[]) {
-  try {
-    const r = await run(process.execPath, [bin, ...args], { env: { ...process.env, LOG_LEVEL: 'silent', ...env } });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const callrec = (env: Record<string, string>, ...args: string[]) => runCli(args, env);
 
 test('an auditor reads a call’s history in order, as text and JSON; replay prints checksums', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'callrec-cli-'));

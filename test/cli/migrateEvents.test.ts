@@ -1,29 +1,19 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { loadConfig } from '../../src/config.ts';
 import { createEventStoreDbStore } from '../../src/events/eventstoredb/store.ts';
 import { silentLogger } from '../../src/log.ts';
 import { startService } from '../../src/service.ts';
 import { startFakeEventStoreDb } from '../fakes/esdbServer/index.ts';
 import { listVapiFixtures, loadVapiFixture } from '../fixtures/vapi/index.ts';
+import { runCli } from '../support/cli.ts';
 
-const run = promisify(execFile);
 const test = suite('callrec migrate-events');
 
-async function callrec(env: Record<string, string>, ...args: string[]) {
-  try {
-    const r = await run(process.execPath, [path.resolve('bin/callrec.js'), ...args], { env: { ...process.env, LOG_LEVEL: 'silent', ...env } });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const callrec = (env: Record<string, string>, ...args: string[]) => runCli(args, env);
 
 test('copies the embedded log to EventStoreDB with its ids and order; a re-run copies nothing', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'callrec-migrate-'));

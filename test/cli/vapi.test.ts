@@ -1,35 +1,15 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makeFakeAssistants, startFakeVapiApi, type FakeVapiApi } from '../fakes/vapiApi.ts';
+import { runCli } from '../support/cli.ts';
 
 /** `callrec vapi ensure-recording` as a user runs it: `node bin/callrec.js`, against a local fake of Vapi's API. */
 
-const BIN = fileURLToPath(new URL('../../bin/callrec.js', import.meta.url));
 const API_KEY = 'vapi-private-key-for-cli-tests';
 
-function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'silent', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 const test = suite<{ api: FakeVapiApi; dataDir: string; env: Record<string, string> }>('callrec vapi ensure-recording');
 

@@ -1,6 +1,5 @@
 import { silentLogger, type Logger } from '../../log.ts';
-import { validateEventData } from '../catalog.ts';
-import { UUID_RE } from '../ids.ts';
+import { prepareEvents } from '../prepareEvents.ts';
 import type { AppendResult, EventStore, ExpectedRevision, NewEvent } from '../port.ts';
 import { createAppendSignal } from '../signal.ts';
 import { pollingSubscription } from '../subscription.ts';
@@ -67,23 +66,9 @@ export function createEventStoreDbStore(opts: EventStoreDbStoreOptions): EventSt
   return {
     kind: 'eventstoredb',
     async append(streamId: string, events: NewEvent[], expected: ExpectedRevision = 'any') {
-      const prepared: NewEvent[] = [];
-      for (const e of events) {
-        const issues: string[] = [];
-        if (typeof e.eventId !== 'string' || !UUID_RE.test(e.eventId)) issues.push(`eventId: not a UUID (${String(e.eventId)})`);
-        const checked = validateEventData(e.type, e.data);
-        if (!checked.ok) issues.push(...checked.issues);
-        if (!e.metadata || typeof e.metadata.correlationId !== 'string' || typeof e.metadata.actor !== 'string') {
-          issues.push('metadata: correlationId and actor are required');
-        }
-        if (issues.length > 0) {
-          return {
-            ok: false,
-            error: { code: 'invalid_event', eventId: String(e.eventId), type: e.type, issues, message: `event ${e.type} refused: ${issues.join('; ')}` },
-          } satisfies AppendResult;
-        }
-        prepared.push({ ...e, eventId: e.eventId.toLowerCase(), data: checked.ok ? checked.data : e.data });
-      }
+      const checked = prepareEvents(events);
+      if (!checked.ok) return checked.result;
+      const prepared = checked.events;
       checkStreamId(streamId);
       const result = await locks.run(streamId, () => appendToEventStoreDb(conn, names, streamId, prepared, expected, knownRevisions));
       if (result.ok && !result.duplicate && result.positions.length > 0) signal.notify();

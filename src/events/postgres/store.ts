@@ -1,7 +1,6 @@
 import type { Database } from '../../db/connect.ts';
 import { silentLogger, type Logger } from '../../log.ts';
-import { validateEventData } from '../catalog.ts';
-import { UUID_RE } from '../ids.ts';
+import { prepareEvents } from '../prepareEvents.ts';
 import type { AppendResult, EventStore, ExpectedRevision, NewEvent } from '../port.ts';
 import { createAppendSignal } from '../signal.ts';
 import { pollingSubscription } from '../subscription.ts';
@@ -106,23 +105,9 @@ export function createPostgresEventStore(database: Database, opts: PostgresEvent
   return {
     kind: database.kind,
     async append(streamId: string, events: NewEvent[], expected: ExpectedRevision = 'any') {
-      const prepared: NewEvent[] = [];
-      for (const e of events) {
-        const issues: string[] = [];
-        if (typeof e.eventId !== 'string' || !UUID_RE.test(e.eventId)) issues.push(`eventId: not a UUID (${String(e.eventId)})`);
-        const checked = validateEventData(e.type, e.data);
-        if (!checked.ok) issues.push(...checked.issues);
-        if (!e.metadata || typeof e.metadata.correlationId !== 'string' || typeof e.metadata.actor !== 'string') {
-          issues.push('metadata: correlationId and actor are required');
-        }
-        if (issues.length > 0) {
-          return {
-            ok: false,
-            error: { code: 'invalid_event', eventId: String(e.eventId), type: e.type, issues, message: `event ${e.type} refused: ${issues.join('; ')}` },
-          } satisfies AppendResult;
-        }
-        prepared.push({ ...e, eventId: e.eventId.toLowerCase(), data: checked.ok ? checked.data : e.data });
-      }
+      const checked = prepareEvents(events);
+      if (!checked.ok) return checked.result;
+      const prepared = checked.events;
       if (typeof streamId !== 'string' || streamId.length === 0 || streamId.length > 500) {
         throw new Error('streamId must be a non-empty string of at most 500 characters');
       }
