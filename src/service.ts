@@ -83,7 +83,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const metrics = createCallrecMetrics();
   const store = instrumentStore(await openEventStore(config, database, logger), metrics);
   const projectors = allProjectors();
-  const runner = createProjectionRunner({ database, store, projectors, instanceId: config.instanceId, logger, leaseMs: opts.leaseMs ?? config.LEASE_TTL_MS });
+  // One lease length for every projector and process of this instance: how soon another takes over.
+  const leaseMs = opts.leaseMs ?? config.LEASE_TTL_MS;
+  const runner = createProjectionRunner({ database, store, projectors, instanceId: config.instanceId, logger, leaseMs });
 
   if (!config.VAPI_WEBHOOK_SECRET && !config.VAPI_WEBHOOK_HMAC_SECRET) {
     logger.warn({ errorCode: 'unauthorized' }, 'no VAPI_WEBHOOK_SECRET or VAPI_WEBHOOK_HMAC_SECRET: webhooks are accepted without authentication (local use only)');
@@ -105,7 +107,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     instanceId: config.instanceId,
     clock,
     logger,
-    leaseMs: opts.leaseMs,
+    leaseMs,
   });
   const sweep = createOrphanSweepProcess({
     db: database.db,
