@@ -85,7 +85,19 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const projectors = allProjectors();
   // One lease length for every projector and process of this instance: how soon another takes over.
   const leaseMs = opts.leaseMs ?? config.LEASE_TTL_MS;
-  const runner = createProjectionRunner({ database, store, projectors, instanceId: config.instanceId, logger, leaseMs });
+  // When call_logs moves in this process, the pipeline looks for new work at once instead of at its next poll.
+  let onCallLogs = () => {};
+  const runner = createProjectionRunner({
+    database,
+    store,
+    projectors,
+    instanceId: config.instanceId,
+    logger,
+    leaseMs,
+    onBatch: (projector, _position, applied) => {
+      if (projector === 'call_logs' && applied > 0) onCallLogs();
+    },
+  });
 
   if (!config.VAPI_WEBHOOK_SECRET && !config.VAPI_WEBHOOK_HMAC_SECRET) {
     logger.warn({ errorCode: 'unauthorized' }, 'no VAPI_WEBHOOK_SECRET or VAPI_WEBHOOK_HMAC_SECRET: webhooks are accepted without authentication (local use only)');
@@ -109,6 +121,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     logger,
     leaseMs,
   });
+  onCallLogs = () => pipeline.nudge();
   const sweep = createOrphanSweepProcess({
     db: database.db,
     store,

@@ -60,6 +60,8 @@ export interface RecordingPipeline {
   runDue(): Promise<number>;
   /** Calls being worked on right now. */
   inFlight(): number;
+  /** Look for work now (call_logs just moved in this process); no-op when the loop is busy or stopped. */
+  nudge(): void;
 }
 
 interface Candidate {
@@ -101,10 +103,13 @@ export function createRecordingPipeline(opts: RecordingPipelineOptions): Recordi
   let wake: (() => void) | null = null;
   let tempReady: Promise<void> | null = null;
 
+  // A kick that arrives while the loop is not waiting (mid-tick) is remembered, so it is never lost.
+  let kicked = false;
   const kick = () => {
     const w = wake;
     wake = null;
-    w?.();
+    if (w) w();
+    else kicked = true;
   };
 
   async function prepareTemp(): Promise<void> {
@@ -246,6 +251,10 @@ export function createRecordingPipeline(opts: RecordingPipelineOptions): Recordi
         // Freshly appended calls appear in call_logs a moment after the append: look again soon while it lags.
         const soon = started > 0 || (jobs.size < concurrency && (await projectionBehind()));
         const waitMs = soon ? 25 : Math.min(pollMs, Math.max(50, leaseMs / 3));
+        if (kicked) {
+          kicked = false;
+          continue;
+        }
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, waitMs);
           wake = () => {
@@ -296,5 +305,6 @@ export function createRecordingPipeline(opts: RecordingPipelineOptions): Recordi
       }
     },
     inFlight: () => jobs.size,
+    nudge: kick,
   };
 }
