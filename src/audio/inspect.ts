@@ -48,10 +48,6 @@ const HEAD_BYTES = 64 * 1024;
 
 const failure = (code: InspectErrorCode, message: string): InspectResult => ({ ok: false, error: { code, message } });
 
-export function contentTypeFor(format: AudioFormat): string {
-  return formats[format].contentType;
-}
-
 export async function inspectAudioFile(path: string): Promise<InspectResult> {
   let bytes: number;
   let head: Buffer;

@@ -6,32 +6,6 @@ import type { DB, OrgMappingsTable } from '../db/schema.ts';
 export type MappingKind = OrgMappingsTable['kind'];
 export const ORG_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 
-/**
- * The org of a call: the mapping of its assistant, else of its phone number, else of its Vapi org, else the
- * default org.
- */
-export async function resolveOrg(
-  db: Kysely<DB>,
-  keys: { assistantId: string | null; phoneNumberId: string | null; vapiOrgId: string | null },
-  defaultOrg: string,
-): Promise<string> {
-  const wanted: Array<[MappingKind, string]> = [];
-  if (keys.assistantId) wanted.push(['assistant', keys.assistantId]);
-  if (keys.phoneNumberId) wanted.push(['phone_number', keys.phoneNumberId]);
-  if (keys.vapiOrgId) wanted.push(['vapi_org', keys.vapiOrgId]);
-  if (wanted.length === 0) return defaultOrg;
-  const rows = await db
-    .selectFrom('org_mappings')
-    .select(['kind', 'value', 'org_id'])
-    .where((eb) => eb.or(wanted.map(([kind, value]) => eb.and([eb('kind', '=', kind), eb('value', '=', value)]))))
-    .execute();
-  for (const [kind, value] of wanted) {
-    const hit = rows.find((r) => r.kind === kind && r.value === value);
-    if (hit) return hit.org_id;
-  }
-  return defaultOrg;
-}
-
 export interface OrgResolver {
   resolve(keys: { assistantId: string | null; phoneNumberId: string | null; vapiOrgId: string | null }): Promise<string>;
   /** Forget the cached mappings (after a change made in this process). */
@@ -39,7 +13,8 @@ export interface OrgResolver {
 }
 
 /**
- * Resolves orgs from an in-memory copy of org_mappings, reloaded at most every `ttlMs`: the webhook path
+ * The org of a call: the mapping of its assistant, else of its phone number, else of its Vapi org, else the
+ * default org. Resolved from an in-memory copy of org_mappings, reloaded at most every `ttlMs`: the webhook path
  * then costs no database round trip. A mapping changed by another process (the CLI) applies within ttlMs.
  */
 export function createOrgResolver(db: Kysely<DB>, defaultOrg: string, ttlMs = 5000): OrgResolver {

@@ -146,7 +146,6 @@ export const eventSchemas = {
 
 export type EventType = keyof typeof eventSchemas;
 export type EventData<T extends EventType> = z.infer<(typeof eventSchemas)[T]>;
-export const eventTypes = Object.keys(eventSchemas) as EventType[];
 
 export type CallrecEvent = { [K in EventType]: { type: K; data: EventData<K> } }[EventType];
 

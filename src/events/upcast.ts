@@ -8,8 +8,6 @@ const upcasters: Record<string, Record<number, Upcaster>> = {
   // Example for a future change: CallEnded: { 1: (d) => ({ ...d, newField: null }) },
 };
 
-export const CURRENT_SCHEMA_VERSION = 1;
-
 export function upcast(type: string, schemaVersion: number | undefined, data: unknown): unknown {
   let version = schemaVersion ?? 1;
   let out = data;
