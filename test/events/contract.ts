@@ -11,6 +11,31 @@ export interface StoreHarness {
   close(): Promise<void>;
 }
 
+/**
+ * A harness over `open`, which connects a store to the same data each time it is called (and says how to
+ * close it). A restart closes the current one and opens it again; `cleanup` runs once at the end.
+ */
+export async function restartableStore(
+  open: () => Promise<{ store: EventStore; close(): Promise<void> }>,
+  cleanup: () => Promise<void> = async () => {},
+): Promise<StoreHarness> {
+  let current = await open();
+  return {
+    get store() {
+      return current.store;
+    },
+    async restart() {
+      await current.close();
+      current = await open();
+      return current.store;
+    },
+    async close() {
+      await current.close();
+      await cleanup();
+    },
+  };
+}
+
 /** Rejects after `ms` unless `p` settles first; the timer never outlives the race (no lingering process). */
 async function within<T>(p: Promise<T>, ms: number, message: () => string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

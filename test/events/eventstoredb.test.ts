@@ -18,7 +18,7 @@ import { createEventStoreDbStore, type EventStoreDbStoreOptions } from '../../sr
 import type { EventStore, RecordedEvent } from '../../src/events/port.ts';
 import { startFakeEventStoreDb, type FakeEventStoreDb } from '../fakes/esdbServer/index.ts';
 import { statusEvent } from '../support/events.ts';
-import { eventStoreContract, type StoreHarness } from './contract.ts';
+import { eventStoreContract, restartableStore, type StoreHarness } from './contract.ts';
 
 /**
  * The EventStoreDB adapter: the shared contract on the local gRPC fake (and on a real server when
@@ -28,22 +28,13 @@ import { eventStoreContract, type StoreHarness } from './contract.ts';
 eventStoreContract('eventstoredb on the local gRPC fake', async (): Promise<StoreHarness> => {
   // System events between user events, as a real server writes statistics: readAll must skip them.
   const fake = await startFakeEventStoreDb({ systemEventEvery: 7 });
-  const open = () => createEventStoreDbStore({ connectionString: fake.url, pollMs: 250 });
-  let store = open();
-  return {
-    get store() {
-      return store;
+  return restartableStore(
+    async () => {
+      const store = createEventStoreDbStore({ connectionString: fake.url, pollMs: 250 });
+      return { store, close: () => store.close() };
     },
-    async restart() {
-      await store.close();
-      store = open();
-      return store;
-    },
-    async close() {
-      await store.close();
-      await fake.close();
-    },
-  };
+    () => fake.close(),
+  );
 }).run();
 
 const EVENTSTORE_URL = process.env.EVENTSTORE_URL;
@@ -51,21 +42,10 @@ if (EVENTSTORE_URL) {
   // A real server cannot be emptied between tests: each test gets its own stream namespace.
   eventStoreContract('eventstoredb on EVENTSTORE_URL', async (): Promise<StoreHarness> => {
     const namespace = `callrec-test-${randomUUID().slice(0, 8)}-`;
-    const open = () => createEventStoreDbStore({ connectionString: EVENTSTORE_URL, namespace, pollMs: 250 });
-    let store = open();
-    return {
-      get store() {
-        return store;
-      },
-      async restart() {
-        await store.close();
-        store = open();
-        return store;
-      },
-      async close() {
-        await store.close();
-      },
-    };
+    return restartableStore(async () => {
+      const store = createEventStoreDbStore({ connectionString: EVENTSTORE_URL, namespace, pollMs: 250 });
+      return { store, close: () => store.close() };
+    });
   }).run();
 } else {
   console.log('EVENTSTORE_URL is not set: the contract runs on the local gRPC fake only');
