@@ -340,3 +340,13 @@ export async function startFakeVapiApi(options: FakeVapiApiOptions): Promise<Fak
     },
   };
 }
+
+/** Runs `fn` against a fake Vapi API started with `opts`, and closes it afterwards. */
+export async function withFakeVapiApi<T>(opts: Parameters<typeof startFakeVapiApi>[0], fn: (fake: FakeVapiApi) => Promise<T>): Promise<T> {
+  const fake = await startFakeVapiApi(opts);
+  try {
+    return await fn(fake);
+  } finally {
+    await fake.close();
+  }
+}

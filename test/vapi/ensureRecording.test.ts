@@ -2,25 +2,16 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createVapiClient } from '../../src/vapi/restClient.ts';
 import { ensureRecordingEnabled, formatEnsureRecordingTable } from '../../src/vapi/ensureRecording.ts';
-import { fakeAssistantId, makeFakeAssistants, startFakeVapiApi, type FakeVapiApi } from '../fakes/vapiApi.ts';
+import { fakeAssistantId, makeFakeAssistants, startFakeVapiApi, withFakeVapiApi, type FakeVapiApi } from '../fakes/vapiApi.ts';
 
 const KEY = 'vapi-private-key-for-tests';
 const noSleep = async () => {};
-
-async function withFake<T>(opts: Parameters<typeof startFakeVapiApi>[0], fn: (fake: FakeVapiApi) => Promise<T>): Promise<T> {
-  const fake = await startFakeVapiApi(opts);
-  try {
-    return await fn(fake);
-  } finally {
-    await fake.close();
-  }
-}
 
 const recordingStates = (fake: FakeVapiApi) => [...fake.assistants.values()].map((a) => a.artifactPlan?.recordingEnabled);
 
 // makeFakeAssistants rotates: 0 → on, 1 → off, 2 → no plan, 3 → plan without the flag
 test('dry run changes nothing and reports would-enable for every assistant not already on', async () => {
-  await withFake({ apiKey: KEY, assistants: 10 }, async (fake) => {
+  await withFakeVapiApi({ apiKey: KEY, assistants: 10 }, async (fake) => {
     const before = structuredClone([...fake.assistants.values()]);
     const client = createVapiClient({ baseUrl: fake.url, apiKey: KEY, sleep: noSleep });
     const result = await ensureRecordingEnabled({ client, dryRun: true });
@@ -40,7 +31,7 @@ test('dry run changes nothing and reports would-enable for every assistant not a
 });
 
 test('a run enables recording where it was not on; a second run changes nothing', async () => {
-  await withFake({ apiKey: KEY, assistants: 1203 }, async (fake) => {
+  await withFakeVapiApi({ apiKey: KEY, assistants: 1203 }, async (fake) => {
     const client = createVapiClient({ baseUrl: fake.url, apiKey: KEY, sleep: noSleep });
     const first = await ensureRecordingEnabled({ client, dryRun: false });
     const expectedOn = Math.ceil(1203 / 4);
@@ -65,7 +56,7 @@ test('the PATCH keeps the other artifactPlan fields', async () => {
     recordingPath: 's3://harbor-dental-recordings/vapi/',
     transcriptPlan: { enabled: true, assistantName: 'Riley', userName: 'Caller' },
   };
-  await withFake({ apiKey: KEY, assistants: [a!] }, async (fake) => {
+  await withFakeVapiApi({ apiKey: KEY, assistants: [a!] }, async (fake) => {
     const client = createVapiClient({ baseUrl: fake.url, apiKey: KEY, sleep: noSleep });
     const result = await ensureRecordingEnabled({ client, dryRun: false });
     assert.is(result.rows[0]!.action, 'enabled');
@@ -77,7 +68,7 @@ test('the PATCH keeps the other artifactPlan fields', async () => {
 });
 
 test('an assistant that keeps failing with 500 is reported as failed while the others are enabled', async () => {
-  await withFake({ apiKey: KEY, assistants: 8 }, async (fake) => {
+  await withFakeVapiApi({ apiKey: KEY, assistants: 8 }, async (fake) => {
     const broken = fakeAssistantId(5);
     fake.failNext(Infinity, 500, { method: 'PATCH', path: `/assistant/${broken}` });
     const client = createVapiClient({ baseUrl: fake.url, apiKey: KEY, sleep: noSleep, maxRetries: 2 });
@@ -99,7 +90,7 @@ test('an assistant that keeps failing with 500 is reported as failed while the o
 });
 
 test('a wrong API key leaves the result incomplete with listError unauthorized', async () => {
-  await withFake({ apiKey: KEY, assistants: 3 }, async (fake) => {
+  await withFakeVapiApi({ apiKey: KEY, assistants: 3 }, async (fake) => {
     const client = createVapiClient({ baseUrl: fake.url, apiKey: 'wrong', sleep: noSleep });
     const result = await ensureRecordingEnabled({ client, dryRun: false });
     assert.is(result.complete, false);
@@ -113,7 +104,7 @@ test('a wrong API key leaves the result incomplete with listError unauthorized',
 test('names with line breaks do not break the table', async () => {
   const [a] = makeFakeAssistants(1);
   a!.name = 'Front desk\nnight shift';
-  await withFake({ apiKey: KEY, assistants: [a!] }, async (fake) => {
+  await withFakeVapiApi({ apiKey: KEY, assistants: [a!] }, async (fake) => {
     const client = createVapiClient({ baseUrl: fake.url, apiKey: KEY });
     const result = await ensureRecordingEnabled({ client, dryRun: true });
     const table = formatEnsureRecordingTable(result);

@@ -1,22 +1,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createVapiClient, parseRetryAfter, VapiApiError, type Assistant } from '../../src/vapi/restClient.ts';
-import { makeFakeAssistants, startFakeVapiApi, type FakeVapiApi } from '../fakes/vapiApi.ts';
+import { makeFakeAssistants, startFakeVapiApi, withFakeVapiApi, type FakeVapiApi } from '../fakes/vapiApi.ts';
 
 const KEY = 'vapi-private-key-for-tests';
 
 function recordingSleep() {
   const waits: number[] = [];
   return { waits, sleep: async (ms: number) => void waits.push(ms) };
-}
-
-async function withFake<T>(opts: Parameters<typeof startFakeVapiApi>[0], fn: (fake: FakeVapiApi) => Promise<T>): Promise<T> {
-  const fake = await startFakeVapiApi(opts);
-  try {
-    return await fn(fake);
-  } finally {
-    await fake.close();
-  }
 }
 
 async function collect(it: AsyncIterable<Assistant>): Promise<Assistant[]> {
@@ -26,7 +17,7 @@ async function collect(it: AsyncIterable<Assistant>): Promise<Assistant[]> {
 }
 
 test('lists 2,500 assistants over several pages of 1000, newest first, each once', async () => {
-  await withFake({ apiKey: KEY, assistants: 2500 }, async (fake) => {
+  await withFakeVapiApi({ apiKey: KEY, assistants: 2500 }, async (fake) => {
     const client = createVapiClient({ baseUrl: fake.url, apiKey: KEY });
     const all = await collect(client.listAssistants());
     assert.is(all.length, 2500);
@@ -46,7 +37,7 @@ test('lists 2,500 assistants over several pages of 1000, newest first, each once
 });
 
 test('a page exactly at the limit is followed by an empty page, not an endless loop', async () => {
-  await withFake({ apiKey: KEY, assistants: 20 }, async (fake) => {
+  await withFakeVapiApi({ apiKey: KEY, assistants: 20 }, async (fake) => {
     const client = createVapiClient({ baseUrl: fake.url, apiKey: KEY, pageSize: 10 });
     const all = await collect(client.listAssistants());
     assert.is(all.length, 20);
@@ -60,7 +51,7 @@ test('assistants sharing the boundary createdAt are not skipped', async () => {
   // indexes 10..16 share one millisecond; with pages of 10 (newest first) the boundary falls inside the tie
   const tie = list[13]!.createdAt;
   for (let i = 10; i <= 16; i++) list[i]!.createdAt = tie;
-  await withFake({ apiKey: KEY, assistants: list }, async (fake) => {
+  await withFakeVapiApi({ apiKey: KEY, assistants: list }, async (fake) => {
     const client = createVapiClient({ baseUrl: fake.url, apiKey: KEY, pageSize: 10 });
     const all = await collect(client.listAssistants());
     assert.is(all.length, 25);
@@ -69,7 +60,7 @@ test('assistants sharing the boundary createdAt are not skipped', async () => {
 });
 
 test('a server that ignores createdAtLt makes listing stop with pagination_stalled instead of looping', async () => {
-  await withFake({ apiKey: KEY, assistants: 30 }, async (fake) => {
+  await withFakeVapiApi({ apiKey: KEY, assistants: 30 }, async (fake) => {
     const ignoringCursor: typeof fetch = (input, init) => {
       const u = new URL(String(input));
       u.searchParams.delete('createdAtLt');
@@ -90,7 +81,7 @@ test('a server that ignores createdAtLt makes listing stop with pagination_stall
 });
 
 test('page size above 1000 is clamped to 1000 (Vapi rejects more)', async () => {
-  await withFake({ apiKey: KEY, assistants: 3 }, async (fake) => {
+  await withFakeVapiApi({ apiKey: KEY, assistants: 3 }, async (fake) => {
     const client = createVapiClient({ baseUrl: fake.url, apiKey: KEY, pageSize: 5000 });
     const page = await client.listAssistantsPage({ limit: 5000 });
     assert.ok(page.ok);
@@ -100,7 +91,7 @@ test('page size above 1000 is clamped to 1000 (Vapi rejects more)', async () => 
 });
 
 test('429 with Retry-After in seconds is waited out through the injected sleep, then succeeds', async () => {
-  await withFake({ apiKey: KEY, assistants: 4 }, async (fake) => {
+  await withFakeVapiApi({ apiKey: KEY, assistants: 4 }, async (fake) => {
     const { waits, sleep } = recordingSleep();
     const client = createVapiClient({ baseUrl: fake.url, apiKey: KEY, sleep });
     fake.rateLimitNext(2, 7);
@@ -112,7 +103,7 @@ test('429 with Retry-After in seconds is waited out through the injected sleep, 
 });
 
 test('429 with Retry-After as an HTTP date is honoured', async () => {
-  await withFake({ apiKey: KEY, assistants: 1 }, async (fake) => {
+  await withFakeVapiApi({ apiKey: KEY, assistants: 1 }, async (fake) => {
     const { waits, sleep } = recordingSleep();
     const now = Date.parse('2026-05-12T14:00:00.000Z');
     const client = createVapiClient({ baseUrl: fake.url, apiKey: KEY, sleep, now: () => now });
@@ -124,7 +115,7 @@ test('429 with Retry-After as an HTTP date is honoured', async () => {
 });
 
 test('429 without Retry-After backs off exponentially with jitter', async () => {
-  await withFake({ apiKey: KEY, assistants: 1 }, async (fake) => {
+  await withFakeVapiApi({ apiKey: KEY, assistants: 1 }, async (fake) => {
     const { waits, sleep } = recordingSleep();
     const client = createVapiClient({ baseUrl: fake.url, apiKey: KEY, sleep, baseDelayMs: 100, maxDelayMs: 1000 });
     fake.rateLimitNext(5);
@@ -138,7 +129,7 @@ test('429 without Retry-After backs off exponentially with jitter', async () => 
 });
 
 test('429 beyond maxRetries ends as rate_limited after maxRetries + 1 attempts', async () => {
-  await withFake({ apiKey: KEY, assistants: 1 }, async (fake) => {
+  await withFakeVapiApi({ apiKey: KEY, assistants: 1 }, async (fake) => {
     const { waits, sleep } = recordingSleep();
     const client = createVapiClient({ baseUrl: fake.url, apiKey: KEY, sleep, maxRetries: 3 });
     fake.rateLimitNext(Infinity, 1);
@@ -154,7 +145,7 @@ test('429 beyond maxRetries ends as rate_limited after maxRetries + 1 attempts',
 });
 
 test('a Retry-After longer than maxRetryAfterMs fails fast instead of sleeping', async () => {
-  await withFake({ apiKey: KEY, assistants: 1 }, async (fake) => {
+  await withFakeVapiApi({ apiKey: KEY, assistants: 1 }, async (fake) => {
     const { waits, sleep } = recordingSleep();
     const client = createVapiClient({ baseUrl: fake.url, apiKey: KEY, sleep, maxRetryAfterMs: 60_000 });
     fake.rateLimitNext(1, 3600);
@@ -166,7 +157,7 @@ test('a Retry-After longer than maxRetryAfterMs fails fast instead of sleeping',
 });
 
 test('5xx is retried; when it persists the result is server_error', async () => {
-  await withFake({ apiKey: KEY, assistants: 2 }, async (fake) => {
+  await withFakeVapiApi({ apiKey: KEY, assistants: 2 }, async (fake) => {
     const { waits, sleep } = recordingSleep();
     const client = createVapiClient({ baseUrl: fake.url, apiKey: KEY, sleep, maxRetries: 2 });
     fake.failNext(2, 503);
@@ -186,7 +177,7 @@ test('5xx is retried; when it persists the result is server_error', async () => 
 });
 
 test('401 is surfaced at once: a result from getAssistant, a VapiApiError from listAssistants', async () => {
-  await withFake({ apiKey: KEY, assistants: 3 }, async (fake) => {
+  await withFakeVapiApi({ apiKey: KEY, assistants: 3 }, async (fake) => {
     const { waits, sleep } = recordingSleep();
     const client = createVapiClient({ baseUrl: fake.url, apiKey: 'not-the-key', sleep });
     const res = await client.getAssistant(makeFakeAssistants(1)[0]!.id);
@@ -211,7 +202,7 @@ test('401 is surfaced at once: a result from getAssistant, a VapiApiError from l
 });
 
 test('getAssistant of an unknown id is not_found; ids are URL-encoded', async () => {
-  await withFake({ apiKey: KEY, assistants: 1 }, async (fake) => {
+  await withFakeVapiApi({ apiKey: KEY, assistants: 1 }, async (fake) => {
     const client = createVapiClient({ baseUrl: fake.url, apiKey: KEY });
     const res = await client.getAssistant('no such/assistant');
     assert.not.ok(res.ok);
@@ -221,7 +212,7 @@ test('getAssistant of an unknown id is not_found; ids are URL-encoded', async ()
 });
 
 test('updateAssistant PATCHes JSON with the Bearer key and returns the updated assistant', async () => {
-  await withFake({ apiKey: KEY, assistants: 2 }, async (fake) => {
+  await withFakeVapiApi({ apiKey: KEY, assistants: 2 }, async (fake) => {
     const client = createVapiClient({ baseUrl: fake.url + '/', apiKey: KEY });
     const id = makeFakeAssistants(2)[1]!.id;
     const res = await client.updateAssistant(id, { artifactPlan: { recordingEnabled: true, recordingFormat: 'mp3' } });
@@ -251,7 +242,7 @@ test('a 2xx body that is not an assistant is invalid_response', async () => {
 
 test('recordingUrl gives the authenticated mono/stereo URL; the API redirects with the key and refuses without it', async () => {
   const callId = 'b6f0c2a4-3c1e-4d0a-9a51-2f7e8c9d1a01';
-  await withFake(
+  await withFakeVapiApi(
     {
       apiKey: KEY,
       recordings: { [callId]: { mono: 'https://storage.example/mono.wav?sig=1', stereo: 'https://storage.example/stereo.wav?sig=2' } },
