@@ -56,6 +56,14 @@ begin
 
   perform pg_advisory_xact_lock(7310002);
   select h.position + 1 into first_pos from event_log_head h where h.id;
+  -- A missing head (tables emptied by hand) or one behind the log (rows inserted without this function:
+  -- the next position is taken) is taken again from the log. The check is one equality probe of the
+  -- primary key (planned as such at any size; `>=` would be guessed at a third of the table).
+  if first_pos is null or exists (select 1 from events where position = first_pos) then
+    select coalesce(max(position), 0) + 1 into first_pos from events;
+    insert into event_log_head (id, position) values (true, first_pos - 1)
+      on conflict (id) do update set position = excluded.position;
+  end if;
   next_pos := first_pos;
 
   -- Fast path, set-based: no event id is already stored and every request has its own stream (the usual

@@ -111,5 +111,26 @@ for (const backend of await backends()) {
     }
   });
 
+  test('positions continue after the log when its head row is missing or behind it', async () => {
+    const t = await backend.open();
+    try {
+      const { db } = t.database;
+      const pos = async () => {
+        const [r] = await appendBatch(db, single());
+        if (!r!.ok) throw new Error(r!.error.message);
+        return r!.positions[0]!;
+      };
+      assert.is(await pos(), 1);
+      await sql`delete from event_log_head`.execute(db);
+      assert.is(await pos(), 2);
+      await sql`insert into events (position, stream_id, stream_revision, event_id, type, data, metadata)
+                values (3, 'call-by-hand', 0, ${randomUUID()}, 'CallStatusChanged', '{}', '{}')`.execute(db);
+      assert.is(await pos(), 4);
+      assert.is(await pos(), 5);
+    } finally {
+      await t.close();
+    }
+  });
+
   test.run();
 }
