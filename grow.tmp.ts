@@ -1,0 +1,13 @@
+import { loadConfig } from './src/config.ts';
+import { silentLogger } from './src/log.ts';
+import { startService } from './src/service.ts';
+import { createTestDatabase } from './test/support/databases.ts';
+import { growLog } from './bench/scaleLog.ts';
+const url = await createTestDatabase();
+console.log(url);
+const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: '/tmp/w10/d', LOG_LEVEL: 'silent', DEFAULT_ORG_ID: 'org-0', BACKGROUND_WORK: 'false', DATABASE_URL: url });
+const s = await startService(config, { logger: silentLogger, background: false, recordingPipeline: false });
+await growLog(s.store, Number(process.argv[2] ?? 100000), 0);
+await s.runner.catchUp();
+await s.stop();
+process.exit(0);
