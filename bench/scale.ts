@@ -131,7 +131,7 @@ export async function benchScale() {
 }
 
 function printTable(kind: string, results: Array<{ size: number; rates: Rate[] }>) {
-  console.log(`\n  ${kind}: rate at each size (ratio to the smallest size; SSE resume in ms, lower is better)`);
+  console.log(`\n  ${kind}: rate at each size (ratio to the smallest size)`);
   console.log(`    ${'what'.padEnd(52)} ${results.map((r) => `${fmt(r.size)} ev`.padStart(22)).join('')}`);
   for (const r of results[0]!.rates) {
     const cells = results.map((res) => {
