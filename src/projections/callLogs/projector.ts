@@ -29,6 +29,7 @@ export const callLogsProjector: Projector = {
   name: 'call_logs',
   tables: ['call_logs'],
   handles: CALL_LOG_EVENTS,
+  partitionKey: (e) => (e.data as { callId: string }).callId,
   async apply(trx, events) {
     const ids = [...new Set(events.map((e) => (e.data as { callId: string }).callId))];
     const existing = await trx.selectFrom('call_logs').selectAll().where('id', 'in', ids).execute();
