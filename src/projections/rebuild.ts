@@ -89,6 +89,9 @@ export async function rebuildProjection(db: Kysely<DB>, store: EventStore, proje
     if (attempt >= 100) throw new Error(`rebuild of ${projector.name} could not catch up with the live projection`);
   }
   await sql`drop schema if exists ${sql.id(scratch)} cascade`.execute(db);
+  // The new tables have no planner statistics until autovacuum (PostgreSQL) or the embedded maintenance
+  // (PGlite) gets to them: without them, lookups by an indexed column are planned as sequential scans.
+  for (const t of projector.tables) await sql`analyze ${sql.id('public', t)}`.execute(db);
   return { projector: projector.name, events, position, ms: Date.now() - started };
 }
 
