@@ -24,6 +24,7 @@ import { registerMetricsApi } from './http/routes/metrics.ts';
 import { registerDashboard } from './http/routes/dashboard.ts';
 import { registerDevToken } from './http/routes/devToken.ts';
 import { createOrphanSweepProcess, type OrphanSweepProcess } from './processes/orphanSweep.ts';
+import { startEmbeddedMaintenance } from './db/maintenance.ts';
 
 export interface ServiceOptions {
   logger?: Logger;
@@ -186,6 +187,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   }
   if (background && opts.recordingPipeline !== false) pipeline.start();
   if (background) sweep.start();
+  // PGlite has no autovacuum: keep its statistics and tables as PostgreSQL's would be (no-op on PostgreSQL).
+  const maintenance = background ? startEmbeddedMaintenance(database, { headPosition: () => store.headPosition(), logger }) : undefined;
 
   return {
     config,
@@ -202,6 +205,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     metrics,
     sweep,
     async stop() {
+      await maintenance?.stop();
       await sweep.stop();
       await pipeline.stop();
       await sseHub?.stop();

@@ -41,7 +41,9 @@ export async function connectDatabase(opts: DatabaseOptions): Promise<Database> 
 }
 
 async function connectPostgres(url: string, poolSize: number, applicationName: string): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: applicationName });
+  // Connections are kept while idle (pg closes them after 10 s by default): a service under steady load keeps
+  // its connections for weeks, and the benchmarks must measure that, not fresh connections after each pause.
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: applicationName, idleTimeoutMillis: 0 });
   // A dropped connection must not crash the process. Idle clients report to the pool; a client that is
   // checked out reports on itself, and its query fails: the pool discards it and the next query reconnects.
   pool.on('error', () => {});

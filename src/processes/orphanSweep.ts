@@ -92,7 +92,8 @@ async function previousRuns(store: EventStore, day: string): Promise<{ runs: num
   return { runs: done.length, completed: done.some((e) => e.metadata.complete !== false) };
 }
 
-async function referencedPaths(db: Kysely<DB>, paths: string[]): Promise<Set<string>> {
+/** Which of `paths` some call references (call_logs_storage_path_idx). */
+export async function referencedPaths(db: Kysely<DB>, paths: string[]): Promise<Set<string>> {
   if (paths.length === 0) return new Set();
   const rows = await db.selectFrom('call_logs').select('recording_storage_path').where('recording_storage_path', 'in', paths).execute();
   return new Set(rows.map((r) => r.recording_storage_path as string));

@@ -1,7 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sql } from 'kysely';
 import {
   decideAttemptOutcome,
   decideNextStep,
@@ -9,6 +8,7 @@ import {
   type RetryPolicy,
 } from '../commands/recording.ts';
 import type { Database } from '../db/connect.ts';
+import { pipelineCandidates, type Candidate } from './pipelineCandidates.ts';
 import { callStream } from '../events/catalog.ts';
 import type { EventStore, NewEvent } from '../events/port.ts';
 import { silentLogger, type Logger } from '../log.ts';
@@ -62,11 +62,6 @@ export interface RecordingPipeline {
   inFlight(): number;
   /** Look for work now (call_logs just moved in this process); no-op when the loop is busy or stopped. */
   nudge(): void;
-}
-
-interface Candidate {
-  id: string;
-  last_position: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -123,22 +118,7 @@ export function createRecordingPipeline(opts: RecordingPipelineOptions): Recordi
   }
 
   async function candidates(limit: number): Promise<Candidate[]> {
-    const now = clock().toISOString();
-    const rows = await db
-      .selectFrom('call_logs')
-      .select(['id', 'last_position'])
-      .where((eb) =>
-        eb.or([
-          eb.and([eb('recording_status', '=', 'pending'), eb.or([eb('recording_source_url', 'is not', null), eb('recording_stereo_source_url', 'is not', null)])]),
-          eb.and([eb('recording_status', '=', 'none'), eb('recording_error', 'is', null)]),
-          eb.and([eb('recording_status', '=', 'retry_scheduled'), eb('recording_next_retry_at', '<=', sql<Date>`${now}::timestamptz`)]),
-          eb('recording_status', '=', 'failed'),
-        ]),
-      )
-      .orderBy('last_position')
-      .limit(limit)
-      .execute();
-    return rows.map((r) => ({ id: r.id, last_position: Number(r.last_position) }));
+    return pipelineCandidates(db, clock(), limit);
   }
 
   async function append(callId: string, events: NewEvent[], expected: number): Promise<'ok' | 'conflict'> {

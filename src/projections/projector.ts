@@ -13,4 +13,9 @@ export interface Projector {
   tables: string[];
   handles: ReadonlySet<string>;
   apply(trx: Transaction<DB>, events: RecordedEvent[]): Promise<void>;
+  /**
+   * Optional: the key whose events must be applied in order (e.g. the call id). Events with different keys
+   * touch different rows, so a rebuild may apply them on several connections at once.
+   */
+  partitionKey?(event: RecordedEvent): string;
 }

@@ -97,20 +97,20 @@ export async function listCalls(db: Kysely<DB>, orgId: string, f: ListCallsInput
   if (f.call_type) q = q.where('call_type', '=', f.call_type);
   if (f.assistant_id) q = q.where('assistant_id', '=', f.assistant_id);
   if (f.q) q = q.where(sql<boolean>`search @@ websearch_to_tsquery('simple', ${f.q})`);
+  // The cursor is a range of the index (a row comparison), so a page deep in the list costs what the first
+  // one does; `a < e or (a = e and b < i)` would scan every entry before the cursor. Calls without an end
+  // come last: after the dated ones run out, the page is filled from them.
   const c = f.cursorValue;
-  if (c) {
-    if (c.e === null) {
-      q = q.where((eb) => eb.and([eb('ended_at', 'is', null), eb('id', '<', c.i)]));
-    } else {
-      const e = sql<Date>`${c.e}::timestamptz`;
-      q = q.where((eb) => eb.or([eb('ended_at', '<', e), eb.and([eb('ended_at', '=', e), eb('id', '<', c.i)]), eb('ended_at', 'is', null)]));
-    }
+  const ordered = (b: typeof q) => b.orderBy(sql`ended_at desc nulls last`).orderBy('id', 'desc');
+  let rows;
+  if (!c) {
+    rows = await ordered(q).limit(f.limit + 1).execute();
+  } else if (c.e === null) {
+    rows = await ordered(q.where('ended_at', 'is', null).where('id', '<', c.i)).limit(f.limit + 1).execute();
+  } else {
+    rows = await ordered(q.where(sql<boolean>`(ended_at, id) < (${c.e}::timestamptz, ${c.i})`)).limit(f.limit + 1).execute();
+    if (rows.length <= f.limit) rows = rows.concat(await ordered(q.where('ended_at', 'is', null)).limit(f.limit + 1 - rows.length).execute());
   }
-  const rows = await q
-    .orderBy(sql`ended_at desc nulls last`)
-    .orderBy('id', 'desc')
-    .limit(f.limit + 1)
-    .execute();
   const page = rows.slice(0, f.limit);
   const last = page[page.length - 1] as (Record<string, unknown> & { ended_at_key: string | null; id: string }) | undefined;
   const nextCursor = rows.length > f.limit && last ? encodeCursor({ e: last.ended_at_key, i: last.id }) : null;

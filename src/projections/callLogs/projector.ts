@@ -16,10 +16,8 @@ const columnList = sql.join(CALL_LOG_COLUMNS.map((c) => sql.ref(c)));
 const searchVector = sql`to_tsvector('simple', coalesce(transcript, '') || ' ' || coalesce(summary, ''))`;
 const updateList = sql.join([
   ...CALL_LOG_COLUMNS.filter((c) => c !== 'id').map((c) => sql`${sql.ref(c)} = excluded.${sql.ref(c)}`),
-  // Re-index the text only when it changed: most updates are pipeline state, not transcripts.
-  sql`search = case when call_logs.transcript is not distinct from excluded.transcript
-                     and call_logs.summary is not distinct from excluded.summary
-                    then call_logs.search else excluded.search end`,
+  // The text is indexed only when it changed (see apply): otherwise excluded.search is null and the row keeps its own.
+  sql`search = coalesce(excluded.search, call_logs.search)`,
 ]);
 
 /**
@@ -31,6 +29,7 @@ export const callLogsProjector: Projector = {
   name: 'call_logs',
   tables: ['call_logs'],
   handles: CALL_LOG_EVENTS,
+  partitionKey: (e) => (e.data as { callId: string }).callId,
   async apply(trx, events) {
     const ids = [...new Set(events.map((e) => (e.data as { callId: string }).callId))];
     const existing = await trx.selectFrom('call_logs').selectAll().where('id', 'in', ids).execute();
@@ -45,10 +44,19 @@ export const callLogsProjector: Projector = {
       }
     }
     if (changed.size === 0) return;
+    // to_tsvector of a ~1 KB transcript is the dearest part of a write, and most writes are pipeline state
+    // (upload, signed URL, downloads): index the text of new rows and of rows whose text changed only.
+    const before = new Map(existing.map((r) => [r.id, r]));
+    const reindex = [...changed].filter((id) => {
+      const old = before.get(id);
+      const now = rows.get(id)!;
+      return !old || old.transcript !== now.transcript || old.summary !== now.summary;
+    });
     const payload = JSON.stringify([...changed].map((id) => rows.get(id)));
     await sql`
       insert into call_logs (${columnList}, search)
-      select ${columnList}, ${searchVector} from jsonb_populate_recordset(null::public.call_logs, ${payload}::jsonb)
+      select ${columnList}, case when id = any(${reindex}::text[]) then ${searchVector} end
+        from jsonb_populate_recordset(null::public.call_logs, ${payload}::jsonb)
       on conflict (id) do update set ${updateList}`.execute(trx);
   },
 };

@@ -1,0 +1,136 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { randomUUID } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import type { DB } from '../../src/db/schema.ts';
+import { appendBatch, type AppendRequest } from '../../src/events/postgres/appendBatch.ts';
+import { backends } from '../support/databases.ts';
+
+// The work one append does must not grow with the log. A service keeps its connections for weeks, and
+// PL/pgSQL caches the plans of the statements inside callrec_append per connection: a plan chosen while the
+// tables were small (sequential scans) would otherwise make every later append read the whole log.
+// Timing cannot tell that apart on a busy machine, so this counts work instead: table and index blocks
+// touched and rows read by sequential scans, from the statistics counters of the current transaction
+// (pg_stat_get_xact_*), around the real append (appendBatch → callrec_append) on ONE long-lived connection,
+// before and after the log grows on that same connection.
+
+const GROW_TO = Number(process.env.APPEND_WORK_GROW_TO || 30_000);
+
+type Work = { blocks: number; seqTuples: number; seqScans: number };
+
+function event(i: number) {
+  return {
+    eventId: randomUUID(),
+    type: 'CallStatusChanged',
+    data: { callId: `c-${i}`, orgId: 'org-1', status: 'in-progress', at: '2026-11-20T10:00:00.000Z', endedReason: null, pad: 'x'.repeat(600) },
+    metadata: { correlationId: randomUUID(), causationId: null, orgId: 'org-1', recordedAt: '2026-11-20T10:00:00.000Z', actor: 'test' },
+  };
+}
+
+async function counters(conn: Kysely<DB>): Promise<Work> {
+  // Every table and index of the event store (events, streams and whatever the append touches beside them).
+  const r = await sql<{ blocks: string; seq_tuples: string; seq_scans: string }>`
+    select coalesce(sum(pg_stat_get_xact_blocks_fetched(c.oid)), 0) as blocks,
+           coalesce(sum(pg_stat_get_xact_tuples_returned(c.oid)) filter (where c.relkind = 'r'), 0) as seq_tuples,
+           coalesce(sum(pg_stat_get_xact_numscans(c.oid)) filter (where c.relkind = 'r'), 0) as seq_scans
+      from pg_class c
+     where c.relnamespace = current_schema()::regnamespace and c.relkind in ('r', 'i')`.execute(conn);
+  const row = r.rows[0]!;
+  return { blocks: Number(row.blocks), seqTuples: Number(row.seq_tuples), seqScans: Number(row.seq_scans) };
+}
+
+/** The work of one append of `requests`, measured inside its own transaction on `conn`. */
+async function workOf(conn: Kysely<DB>, requests: AppendRequest[]): Promise<Work> {
+  await sql`begin`.execute(conn);
+  try {
+    const before = await counters(conn);
+    const results = await appendBatch(conn, requests);
+    for (const r of results) if (!r.ok) throw new Error(r.error.message);
+    const after = await counters(conn);
+    await sql`commit`.execute(conn);
+    return { blocks: after.blocks - before.blocks, seqTuples: after.seqTuples - before.seqTuples, seqScans: after.seqScans - before.seqScans };
+  } catch (err) {
+    await sql`rollback`.execute(conn);
+    throw err;
+  }
+}
+
+let streamNo = 0;
+const single = (): AppendRequest[] => [{ streamId: `call-w-${streamNo++}`, expected: 'no_stream', events: [event(streamNo)] }];
+const hundred = (): AppendRequest[] => [{ streamId: `call-w-${streamNo++}`, expected: 'no_stream', events: Array.from({ length: 100 }, (_, k) => event(k)) }];
+// Several requests on one stream, and a repeat: the request-by-request path of callrec_append.
+function general(): AppendRequest[] {
+  const s = `call-w-${streamNo++}`;
+  const first = event(1);
+  return [
+    { streamId: s, expected: 'no_stream', events: [first] },
+    { streamId: s, expected: 0, events: [event(2), event(3)] },
+    { streamId: s, expected: 'any', events: [first] },
+  ];
+}
+const shapes = { single, hundred, general } as const;
+
+for (const backend of await backends()) {
+  const test = suite(`append work on a growing log, one connection [${backend.name}]`);
+
+  test(`one append touches as many blocks at ${GROW_TO.toLocaleString('en-US')} events as on an empty log`, async () => {
+    const t = await backend.open();
+    try {
+      await t.database.db.connection().execute(async (conn) => {
+        // Young log: run every shape often enough for PL/pgSQL to settle on its cached plans (5+ runs).
+        const young: Record<string, Work> = {};
+        for (const [name, make] of Object.entries(shapes)) {
+          for (let i = 0; i < 8; i++) young[name] = await workOf(conn, make());
+        }
+        // Grow the log on the same connection: calls of 7 events, 500 calls per append.
+        let grown = 0;
+        while (grown < GROW_TO) {
+          const reqs: AppendRequest[] = Array.from({ length: 500 }, () => ({
+            streamId: `call-g-${streamNo++}`,
+            expected: 'no_stream' as const,
+            events: Array.from({ length: 7 }, (_, k) => event(k)),
+          }));
+          await appendBatch(conn, reqs);
+          grown += 3500;
+        }
+        for (const [name, make] of Object.entries(shapes)) {
+          let old: Work = { blocks: 0, seqTuples: 0, seqScans: 0 };
+          for (let i = 0; i < 3; i++) old = await workOf(conn, make());
+          const y = young[name]!;
+          const msg = `${name} append: young log ${JSON.stringify(y)}, grown log ${JSON.stringify(old)}`;
+          console.log(`  [${backend.name}] ${msg}`);
+          // No sequential scan reads the log: whatever rows seq scans return stay a small constant
+          // (a one-row head table may be read that way), never thousands of events.
+          assert.ok(old.seqTuples <= y.seqTuples + 20, msg);
+          // Index descents grow with log2 of the size: a few more blocks, not a few hundred.
+          assert.ok(old.blocks <= y.blocks * 1.5 + 40, msg);
+        }
+      });
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('positions continue after the log when its head row is missing or behind it', async () => {
+    const t = await backend.open();
+    try {
+      const { db } = t.database;
+      const pos = async () => {
+        const [r] = await appendBatch(db, single());
+        if (!r!.ok) throw new Error(r!.error.message);
+        return r!.positions[0]!;
+      };
+      assert.is(await pos(), 1);
+      await sql`delete from event_log_head`.execute(db);
+      assert.is(await pos(), 2);
+      await sql`insert into events (position, stream_id, stream_revision, event_id, type, data, metadata)
+                values (3, 'call-by-hand', 0, ${randomUUID()}, 'CallStatusChanged', '{}', '{}')`.execute(db);
+      assert.is(await pos(), 4);
+      assert.is(await pos(), 5);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test.run();
+}
