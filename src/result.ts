@@ -6,7 +6,7 @@
  *   Result<{ path: string; bytes: number }, { error: E }>  fields of the success beside `ok`
  *   Result<{ caller: Caller }, { code: 'forbidden'; message: string }>  a failure's fields beside `ok`
  *
- * `ValueResult<T, E>` names the first, most common case; `ok()` and `err()` build it.
+ * `ValueResult<T, E>` names the first, most common case.
  */
 export type Result<Success extends object, Failure extends object> = ({ ok: true } & Success) | ({ ok: false } & Failure);
 
@@ -15,6 +15,3 @@ export type ValueResult<T, E> = Result<{ value: T }, { error: E }>;
 
 /** The failure side of a result whose failure is `{ error }`. */
 export type Err<E> = { ok: false; error: E };
-
-export const ok = <T>(value: T): { ok: true; value: T } => ({ ok: true, value });
-export const err = <E>(error: E): Err<E> => ({ ok: false, error });
