@@ -11,22 +11,8 @@ export type RecordingResponse = z.output<typeof calls.RecordingResponse>;
 export type CallHistory = z.output<typeof calls.CallHistory>;
 export type RecordingSummary = CallDetail['recording'];
 
-/** A row of GET /api/audit/downloads (src/http/routes/audit.ts: DownloadList). */
-export interface DownloadRow {
-  position: number;
-  event_id: string;
-  call_id: string;
-  user_id: string;
-  action: 'download' | 'refresh';
-  ip: string | null;
-  user_agent: string | null;
-  accessed_at: string;
-}
+/** A row of GET /api/audit/downloads. */
+export type { DownloadRecord as DownloadRow } from '../../projections/recordingDownloads/queries.ts';
 
-/** What the page knows about the signed-in user (format.js sessionFromToken). */
-export interface Session {
-  userId: string;
-  orgId: string;
-  role: 'member' | 'auditor' | 'admin';
-  expiresAtMs: number | undefined;
-}
+/** What the page knows about the signed-in user. */
+export type Session = NonNullable<ReturnType<typeof import('./format.js').sessionFromToken>>;
