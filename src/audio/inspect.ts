@@ -3,6 +3,7 @@ import { parseFile, type IAudioMetadata } from 'music-metadata';
 import { scanMpegFrames, type MpegScan } from './mpeg.ts';
 import { sniffAudio } from './sniff.ts';
 import { readWavInfo, WAVE_FORMAT, type WavInfo } from './wav.ts';
+import type { Result } from '../result.ts';
 
 /**
  * Validate a downloaded recording before it is stored: is it audio at all (not an HTML/JSON error page),
@@ -32,7 +33,7 @@ export interface AudioInfo {
   bitrate?: number;
 }
 
-export type InspectResult = AudioInfo | { ok: false; error: { code: InspectErrorCode; message: string } };
+export type InspectResult = Result<AudioInfo, { error: { code: InspectErrorCode; message: string } }>;
 
 const formats: Record<AudioFormat, { contentType: string; ext: string; codecs: RegExp }> = {
   wav: { contentType: 'audio/wav', ext: 'wav', codecs: /^(PCM|IEEE float|A-law|mu-law)$/ },

@@ -5,6 +5,7 @@ import { parentPort } from 'node:worker_threads';
 import { Mp3Encoder } from '@breezystack/lamejs';
 import { parseMpegFrameHeader } from './mpeg.ts';
 import { createFrameDecoder, type PcmLayout } from './pcm.ts';
+import type { Result } from '../result.ts';
 
 /**
  * Worker thread body of convertWavToMp3: reads the WAV data chunk in slices, encodes with lamejs and writes
@@ -22,9 +23,7 @@ export interface Mp3WorkerJob {
   outputChannels: 1 | 2;
 }
 
-export type Mp3WorkerReply =
-  | { ok: true; bytes: number; frames: number; outputSampleRate: number }
-  | { ok: false; code: 'io_error' | 'encoder_error'; message: string };
+export type Mp3WorkerReply = Result<{ bytes: number; frames: number; outputSampleRate: number }, { code: 'io_error' | 'encoder_error'; message: string }>;
 
 /** Sample frames per read: a multiple of the MP3 frame size, ~36k frames (72 KB of 16-bit mono). */
 const FRAMES_PER_READ = 1152 * 32;

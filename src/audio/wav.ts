@@ -1,4 +1,5 @@
 import { open, type FileHandle } from 'node:fs/promises';
+import type { Result } from '../result.ts';
 
 /**
  * WAV (RIFF/RF64) header reading by positional reads: bounded memory whatever the size of the file or of the
@@ -49,9 +50,7 @@ export interface WavInfo {
   durationSeconds: number;
 }
 
-export type WavReadResult =
-  | { ok: true; info: WavInfo }
-  | { ok: false; code: 'not_wav' | 'truncated' | 'invalid'; message: string };
+export type WavReadResult = Result<{ info: WavInfo }, { code: 'not_wav' | 'truncated' | 'invalid'; message: string }>;
 
 const UNKNOWN_SIZE = 0xffffffff;
 

@@ -1,3 +1,5 @@
+import type { Result } from '../result.ts';
+
 /**
  * The event store port. Two adapters implement it (Postgres/PGlite and EventStoreDB) and both pass
  * one contract suite (test/events/contract.ts).
@@ -48,17 +50,17 @@ export type AppendError =
   | { code: 'event_id_conflict'; message: string; eventId: string }
   | { code: 'invalid_event'; message: string; eventId: string; type: string; issues: string[] };
 
-export type AppendResult =
-  | {
-      ok: true;
-      /** The stream's revision after the append (or after the original append, for a repeat). */
-      nextRevision: number;
-      /** Positions of the appended events, in order (the original positions for a repeat). */
-      positions: Position[];
-      /** True when every event was already in the store, unchanged: nothing was written. */
-      duplicate: boolean;
-    }
-  | { ok: false; error: AppendError };
+export type AppendResult = Result<
+  {
+    /** The stream's revision after the append (or after the original append, for a repeat). */
+    nextRevision: number;
+    /** Positions of the appended events, in order (the original positions for a repeat). */
+    positions: Position[];
+    /** True when every event was already in the store, unchanged: nothing was written. */
+    duplicate: boolean;
+  },
+  { error: AppendError }
+>;
 
 export interface ReadAllOptions {
   /** Read events strictly after this position (0 = from the start). */

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
+import type { Result } from '../result.ts';
 
 /**
  * Which IP addresses callrec may connect to when it fetches a recording.
@@ -13,9 +14,7 @@ import ipaddr from 'ipaddr.js';
 type Ip = ipaddr.IPv4 | ipaddr.IPv6;
 type Cidr = [Ip, number];
 
-export type AddressVerdict =
-  | { ok: true; address: string }
-  | { ok: false; address: string; reason: string };
+export type AddressVerdict = Result<{ address: string }, { address: string; reason: string }>;
 
 export interface AddressPolicy {
   check(address: string): AddressVerdict;

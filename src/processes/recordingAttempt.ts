@@ -8,6 +8,7 @@ import { AudioConvertError, convertWavToMp3 } from '../audio/convert.ts';
 import type { AttemptFailure, AttemptOutcome, CallEndedFacts, RecordingSource } from '../commands/recording.ts';
 import type { Config } from '../config.ts';
 import { silentLogger, type Logger } from '../log.ts';
+import { isRetryableDownload } from '../net/downloadErrors.ts';
 import { downloadToFile, type DownloadError } from '../net/safeDownload.ts';
 import { recordingObjectPath, type RecordingStorage, type StorageError } from '../storage/port.ts';
 import { createVapiClient } from '../vapi/restClient.ts';
@@ -76,35 +77,28 @@ export function allowedHosts(config: AttemptConfig): string[] {
   return hosts;
 }
 
-/** A download error as a pipeline failure: catalogue code and whether a retry can help. */
+/** The catalogue code of each way a download fails. */
+const downloadFailureCodes: Record<DownloadError['code'], string> = {
+  http_status: 'recording_http_error',
+  invalid_url: 'invalid_recording_url',
+  host_not_allowed: 'host_not_allowed',
+  address_not_allowed: 'address_not_allowed',
+  too_many_redirects: 'too_many_redirects',
+  too_large: 'recording_too_large',
+  timeout: 'download_timeout',
+  connection_error: 'download_connection_error',
+  truncated: 'download_truncated',
+  io_error: 'temp_io_error',
+  aborted: 'temp_io_error',
+};
+
+/**
+ * A download error as a pipeline failure: catalogue code, and whether a retry can help (as for any download,
+ * and a 404 too: Vapi may not have the recording yet, so it is retried until retries run out).
+ */
 export function classifyDownloadError(e: DownloadError): AttemptFailure {
-  const status = e.status ?? null;
-  switch (e.code) {
-    case 'http_status': {
-      // 404: Vapi may not have the recording yet — retry until retries run out. 5xx, 408, 429: transient.
-      const retryable = e.status === 404 || e.retryable;
-      return { step: 'fetch', code: 'recording_http_error', message: e.message, retryable, status };
-    }
-    case 'invalid_url':
-      return { step: 'fetch', code: 'invalid_recording_url', message: e.message, retryable: false, status };
-    case 'host_not_allowed':
-      return { step: 'fetch', code: 'host_not_allowed', message: e.message, retryable: false, status };
-    case 'address_not_allowed':
-      return { step: 'fetch', code: 'address_not_allowed', message: e.message, retryable: false, status };
-    case 'too_many_redirects':
-      return { step: 'fetch', code: 'too_many_redirects', message: e.message, retryable: false, status };
-    case 'too_large':
-      return { step: 'fetch', code: 'recording_too_large', message: e.message, retryable: false, status };
-    case 'timeout':
-      return { step: 'fetch', code: 'download_timeout', message: e.message, retryable: true, status };
-    case 'connection_error':
-      return { step: 'fetch', code: 'download_connection_error', message: e.message, retryable: true, status };
-    case 'truncated':
-      return { step: 'fetch', code: 'download_truncated', message: e.message, retryable: true, status };
-    case 'io_error':
-    case 'aborted':
-      return { step: 'fetch', code: 'temp_io_error', message: e.message, retryable: true, status };
-  }
+  const retryable = isRetryableDownload(e.code, e.status) || (e.code === 'http_status' && e.status === 404);
+  return { step: 'fetch', code: downloadFailureCodes[e.code], message: e.message, retryable, status: e.status ?? null };
 }
 
 function storageFailure(step: 'upload' | 'sign', e: StorageError): AttemptOutcome {

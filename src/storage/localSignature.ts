@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Result } from '../result.ts';
 
 /**
  * HMAC-signed URLs for the local-disk storage:
@@ -27,7 +28,7 @@ export function buildLocalSignedUrl(opts: {
   return `${base}${prefix}/${encodeObjectPath(opts.path)}?expires=${opts.expires}&sig=${sig}`;
 }
 
-export type LocalSignatureCheck = { ok: true; expires: number } | { ok: false; reason: 'invalid' | 'expired' };
+export type LocalSignatureCheck = Result<{ expires: number }, { reason: 'invalid' | 'expired' }>;
 
 /**
  * Checks a signature in constant time, then the expiry (a tampered expired URL reports `invalid`).

@@ -1,3 +1,5 @@
+import type { ValueResult } from '../result.ts';
+
 /**
  * The recording storage port: what the pipeline, the URL routes and the orphan sweep need from object
  * storage. Two adapters implement it: local disk (./local.ts) and Supabase Storage (./supabase.ts).
@@ -22,7 +24,7 @@ export interface StorageError {
   status?: number;
 }
 
-export type StorageResult<T> = { ok: true; value: T } | { ok: false; error: StorageError };
+export type StorageResult<T> = ValueResult<T, StorageError>;
 
 export interface RecordingStorage {
   kind: 'local' | 'supabase';

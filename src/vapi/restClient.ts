@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { silentLogger, type Logger } from '../log.ts';
+import type { ValueResult } from '../result.ts';
 
 /**
  * The Vapi REST client: the assistants it needs to keep recording on, and the authenticated
@@ -46,7 +47,7 @@ export interface VapiError {
   attempts?: number;
 }
 
-export type VapiResult<T> = { ok: true; value: T } | { ok: false; error: VapiError };
+export type VapiResult<T> = ValueResult<T, VapiError>;
 
 /** Thrown by `listAssistants` only; carries the same `VapiError` the other methods return. */
 export class VapiApiError extends Error {

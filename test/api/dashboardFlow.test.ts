@@ -12,6 +12,7 @@ import { startRecordingServer } from '../fakes/recordingServer.ts';
 import { loadVapiFixture, withRecordingUrl } from '../fixtures/vapi/index.ts';
 import { backends } from '../support/databases.ts';
 import { JWT_SECRET, openSse, sseData } from './support.ts';
+import { eventually } from '../support/eventually.ts';
 
 /**
  * The dashboard's whole flow against the real pipeline: Vapi's report arrives, the recording pipeline
@@ -52,12 +53,11 @@ for (const backend of await backends()) {
 
       // The projection may trail the SSE by a moment.
       let url: { status: number; body: any } | undefined;
-      for (let i = 0; i < 100; i++) {
+      await eventually(() => `the recording URL (last answer ${JSON.stringify(url)})`, async () => {
         const r = await fetch(`${service.url}/api/calls/${callId}/recording`, { headers: { authorization: `Bearer ${token}`, 'user-agent': 'flow-test' } });
         url = { status: r.status, body: await r.json() };
-        if (r.status === 200) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+        return r.status === 200;
+      }, { timeoutMs: 5000, intervalMs: 50 });
       assert.is(url!.status, 200, JSON.stringify(url!.body));
       assert.is(url!.body.expiresAt, d.expiresAt, 'the URL the pipeline signed, as announced');
       const audio = await fetch(url!.body.url);
@@ -70,10 +70,10 @@ for (const backend of await backends()) {
 
       const auditor = await signToken({ secret: JWT_SECRET, orgId: 'org-flow', userId: 'aud', role: 'auditor' });
       let rows: any[] = [];
-      for (let i = 0; i < 100 && rows.length === 0; i++) {
+      await eventually('the download in the audit log', async () => {
         rows = (await (await fetch(`${service.url}/api/audit/downloads?call_id=${callId}`, { headers: { authorization: `Bearer ${auditor}` } })).json()).data;
-        if (rows.length === 0) await new Promise((r) => setTimeout(r, 50));
-      }
+        return rows.length > 0;
+      }, { timeoutMs: 5000, intervalMs: 50 });
       assert.is(rows.length, 1);
       assert.is(rows[0].user_id, 'dash-user');
       assert.is(rows[0].user_agent, 'flow-test');

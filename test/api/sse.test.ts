@@ -8,6 +8,7 @@ import type { EventStore, NewEvent, RecordedEvent } from '../../src/events/port.
 import { silentLogger } from '../../src/log.ts';
 import { startService, type Service } from '../../src/service.ts';
 import { backends, type TestBackend } from '../support/databases.ts';
+import { eventually } from '../support/eventually.ts';
 import { JWT_SECRET, openSse, sseData, startApi, type ApiHarness, type SseClient, type SseEvent } from './support.ts';
 
 /** GET /api/events through real HTTP: live fan-out by org, event shapes, headers, resume from the log. */
@@ -33,7 +34,15 @@ const transcriptOnly = (callId: string, orgId: string): NewEvent => ({
 
 const ids = (events: SseEvent[]) => events.map((e) => Number(e.id));
 const ofCall = (callId: string) => (e: SseEvent) => sseData(e).callId === callId;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Appends a sentinel for `orgId` and waits until `client` has it: the fan-out sends in log order, so whatever
+ * was appended before the sentinel and was going to reach this client has reached it by then.
+ */
+async function sentinel(store: EventStore, client: SseClient, orgId: string): Promise<void> {
+  const id = `sentinel-${randomUUID()}`;
+  await store.append(`call-${id}`, [transcriptOnly(id, orgId)], 'any');
+  await client.waitFor(ofCall(id));
+}
 
 for (const backend of await backends()) {
   const test = suite<{ h: ApiHarness }>(`SSE live [${backend.name}]`);
@@ -51,7 +60,7 @@ for (const backend of await backends()) {
       assert.match(String(c.headers['content-type']), /^text\/event-stream/);
       assert.is(c.headers['cache-control'], 'no-cache, no-transform');
       assert.is(c.headers['x-accel-buffering'], 'no');
-      await sleep(1300);
+      await eventually(() => `a heartbeat comment: ${JSON.stringify(c.raw)}`, () => c.raw.split('\n').includes(':'), { timeoutMs: 1300 });
       assert.match(c.raw, /retry: 3000\n/);
       assert.ok(c.raw.split('\n').filter((l) => l === ':').length >= 1, `a heartbeat comment within 1.3 s: ${JSON.stringify(c.raw)}`);
     } finally {
@@ -87,13 +96,13 @@ for (const backend of await backends()) {
 
       const callB = await h.endCall('org-b');
       await b.waitFor(ofCall(callB));
-      await sleep(100);
+      await sentinel(h.service.store, a, 'org-a');
       assert.not.ok(a.events.some(ofCall(callB)), 'org a never hears of org b');
       assert.not.ok(b.events.some(ofCall(callA)), 'org b never hears of org a');
       // A user's refresh signs a URL too, but it is no news for the org.
       const before = a.events.length;
       assert.is((await h.post(`/api/calls/${callA}/recording/refresh`, await h.token('org-a'))).status, 200);
-      await sleep(200);
+      await sentinel(h.service.store, a, 'org-a');
       assert.is(a.events.filter((e) => e.event === 'recording_ready').length, 1);
       assert.ok(a.events.length - before <= 0 || a.events.slice(before).every((e) => !ofCall(callA)(e) || e.event !== 'recording_ready'));
     } finally {
@@ -121,7 +130,8 @@ for (const backend of await backends()) {
       const [only] = await all.waitFor((e) => e.event === 'transcript_only' && ofCall(c2)(e));
       assert.is(sseData(only!).reason, 'no_recording_url');
       await one.waitFor((e) => e.event === 'recording_abandoned');
-      await sleep(100);
+      await h.append(c1, org, [{ type: 'TranscriptOnlyFallback', data: { callId: c1, reason: 'sentinel' } }]);
+      await one.waitFor((e) => e.event === 'transcript_only' && ofCall(c1)(e));
       assert.ok(one.events.every(ofCall(c1)), 'the filtered stream has only its call');
     } finally {
       all.close();
@@ -146,7 +156,7 @@ for (const backend of await backends()) {
         await store.append(`call-x-${id}`, [transcriptOnly(`x-${id}`, 'org-gap-other')], 'any');
       }
     })();
-    await sleep(30);
+    await eventually('the writer to have appended', () => written >= 2);
     const c = await openSse(`${h.service.url}/api/events`, { authorization: `Bearer ${token}`, 'last-event-id': String(resumeFrom) });
     const writtenAtConnect = written;
     try {
@@ -163,7 +173,9 @@ for (const backend of await backends()) {
         after = page[page.length - 1]!.position;
       }
       await c.waitFor((e) => Number(e.id) === expected[expected.length - 1], 1, 5000);
-      await sleep(100);
+      const end = `gap-end-${randomUUID()}`;
+      await store.append(`call-${end}`, [callEnded(end, org)], 'any');
+      await c.waitFor(ofCall(end));
       const got = ids(c.events.filter((e) => e.event === 'transcript_only'));
       assert.equal(got, expected, 'every missed and live event exactly once, in log order');
     } finally {
@@ -257,7 +269,7 @@ async function resumeAcrossRestart(backend: TestBackend) {
     await again.waitFor(ofCall('r4'));
     await service.store.append('call-r5', [callEnded('r5', org)], 'any');
     await again.waitFor(ofCall('r5'));
-    await sleep(150);
+    await sentinel(service.store, again, org);
     const got = again.events.filter((e) => e.event === 'call_ended');
     assert.equal(got.map((e) => sseData(e).callId), ['r2', 'r3', 'r4', 'r5'], 'missed ones once, in order, then live');
     assert.equal(ids(got).slice(0, 3), missed.map((e) => e.position));

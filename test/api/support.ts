@@ -11,6 +11,7 @@ import { createLocalStorage, type LocalRecordingStorage } from '../../src/storag
 import { loadVapiFixture } from '../fixtures/vapi/index.ts';
 import type { TestBackend } from '../support/databases.ts';
 import { startTestService, type TestService } from '../support/service.ts';
+import { eventually } from '../support/eventually.ts';
 
 export const JWT_SECRET = 'test-jwt-secret-for-callrec-api-0123456789';
 export const SIGNING_SECRET = 'test-recording-signing-secret-0123';
@@ -136,14 +137,13 @@ export async function startApi(backend: TestBackend, env: Record<string, string>
       return { positions: await h.append(callId, orgId, events), storagePath };
     },
     async settle() {
-      const deadline = Date.now() + 15_000;
-      for (;;) {
-        const head = await service.store.headPosition();
-        const positions = await service.runner.positions();
-        if (Object.values(positions).every((p) => p >= head)) return;
-        if (Date.now() > deadline) throw new Error(`projections did not catch up to ${head}: ${JSON.stringify(positions)}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      let head = 0;
+      let positions: Record<string, number> = {};
+      await eventually(() => `projections to catch up to ${head} (at ${JSON.stringify(positions)})`, async () => {
+        head = await service.store.headPosition();
+        positions = await service.runner.positions();
+        return Object.values(positions).every((p) => p >= head);
+      }, { intervalMs: 20 });
     },
     async close() {
       await service.close();
@@ -181,24 +181,10 @@ export function openSse(url: string, headers: Record<string, string> = {}): Prom
         comments: [],
         raw: '',
         waitFor(pred, n = 1, timeoutMs = 10_000) {
-          return new Promise((ok, fail) => {
-            const check = () => {
-              const hits = client.events.filter(pred);
-              if (hits.length >= n) {
-                clearInterval(timer);
-                clearTimeout(timeout);
-                ok(hits);
-                return true;
-              }
-              return false;
-            };
-            const timer = setInterval(check, 5);
-            const timeout = setTimeout(() => {
-              clearInterval(timer);
-              fail(new Error(`timed out waiting for ${n} SSE event(s); got ${JSON.stringify(client.events)}`));
-            }, timeoutMs);
-            check();
-          });
+          return eventually(() => `${n} SSE event(s); got ${JSON.stringify(client.events)}`, () => {
+            const hits = client.events.filter(pred);
+            return hits.length >= n && hits;
+          }, { timeoutMs, intervalMs: 5 });
         },
         close() {
           req.destroy();

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { loadVapiFixture, withRecordingUrl } from '../fixtures/vapi/index.ts';
+import { eventually } from '../support/eventually.ts';
 
 /** Debian's chromium, headless, with nothing that reaches outside this machine. */
 export const CHROMIUM_ARGS = [
@@ -65,19 +66,9 @@ export function endOfCallReport(o: ReportOptions): { body: any; callId: string }
   return { body: o.recordingUrl === null ? body : withRecordingUrl(body, o.recordingUrl), callId };
 }
 
-export async function waitUntil<T>(label: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${label}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+/** `eventually` as the browser tests call it: a page mid-navigation throws, and that only means "not yet". */
+export function waitUntil<T>(label: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000, everyMs = 100): Promise<T> {
+  return eventually(label, fn, { timeoutMs, intervalMs: everyMs, retryErrors: true }) as Promise<T>;
 }
 
 export interface PageLog {

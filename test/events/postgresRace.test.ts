@@ -5,6 +5,7 @@ import { createPostgresEventStore } from '../../src/events/postgres/store.ts';
 import type { RecordedEvent } from '../../src/events/port.ts';
 import { backends } from '../support/databases.ts';
 import { statusEvent } from '../support/events.ts';
+import { eventually } from '../support/eventually.ts';
 
 // Two explicit transactions append and commit in a chosen order while a reader pages the log.
 // The classic bug: B takes a later position but commits first; a reader that has passed B's position
@@ -46,9 +47,7 @@ for (const backend of await backends()) {
       }
       await a.commit().execute();
       const resB = await bDone;
-      const deadline = Date.now() + 5000;
-      while (seen.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      stop = true;
+      await eventually(() => `the reader to see 3 events (saw ${seen.length})`, () => seen.length >= 3, { timeoutMs: 5000, intervalMs: 10 }).finally(() => (stop = true));
       await reader;
       assert.equal(seen.map((e) => e.streamId), ['call-seed', 'call-slow', 'call-fast']);
       assert.ok(resA[0]!.ok && resB[0]!.ok);

@@ -11,6 +11,7 @@ import type { Projector } from '../../src/projections/projector.ts';
 import { rebuildProjection, tableChecksum } from '../../src/projections/rebuild.ts';
 import { createProjectionRunner } from '../../src/projections/runner.ts';
 import { backends, createTestDatabase, dropTestDatabase } from '../support/databases.ts';
+import { eventually } from '../support/eventually.ts';
 
 const test = suite('PostgreSQL connections dropped mid-transaction');
 const postgres = (await backends()).some((b) => b.name === 'postgres');
@@ -58,8 +59,7 @@ if (postgres) {
       }
       assert.ok(killed > 0);
       const head = await store.headPosition();
-      const deadline = Date.now() + 30_000;
-      while ((await runner.positions().catch(() => ({ call_logs: 0 }))).call_logs < head && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await eventually(`call_logs at ${head}`, async () => (await runner.positions().catch(() => ({ call_logs: 0 }))).call_logs >= head, { timeoutMs: 30_000, intervalMs: 100 });
       await runner.stop();
       const live = await tableChecksum(database.db, 'call_logs');
       assert.is(live.rows, 60);
@@ -73,8 +73,6 @@ if (postgres) {
       await dropTestDatabase(url);
     }
   });
-} else {
-  test('skipped: no PostgreSQL reachable (never under CI=true)', () => {});
 }
 
 test.run();

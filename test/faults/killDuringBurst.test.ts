@@ -11,12 +11,15 @@ import { createPostgresEventStore } from '../../src/events/postgres/store.ts';
 import { loadVapiFixture, withRecordingUrl } from '../fixtures/vapi/index.ts';
 import { startRecordingServer } from '../fakes/recordingServer.ts';
 import { backends, createTestDatabase, dropTestDatabase } from '../support/databases.ts';
+import { eventually } from '../support/eventually.ts';
 import { freePort, startCallrecProcess, type CallrecProcess } from '../support/processes.ts';
 
 // kill -9 of a real callrec process while webhooks arrive and recordings are being uploaded. After a
 // restart (and Vapi's redelivery of what was not acknowledged) every accepted webhook is an event, every
 // call reaches a terminal recording state, and nothing is duplicated: one object and one upload per call.
 const N = 40;
+/** The process is killed once this many webhooks have been acknowledged (the rest are still arriving). */
+const K = N / 2;
 
 for (const backend of await backends()) {
   const test = suite(`kill -9 during a burst of webhooks and uploads [${backend.name}]`);
@@ -59,7 +62,7 @@ for (const backend of await backends()) {
         await new Promise((r) => setTimeout(r, i * 40));
         await send(first, i);
       });
-      await new Promise((r) => setTimeout(r, N * 20));
+      await eventually(() => `${K} acknowledged webhooks (have ${accepted.size})`, () => accepted.size >= K, { timeoutMs: 30_000, intervalMs: 2 });
       await first.kill9();
       await Promise.all(burst);
       assert.ok(accepted.size > 0 && accepted.size < N, `some but not all webhooks were acknowledged before the kill (${accepted.size})`);
@@ -71,14 +74,12 @@ for (const backend of await backends()) {
 
       // Wait until the API (org-scoped, through the projection) shows every call uploaded.
       const token = await signToken({ secret: DEV_JWT_SECRET, orgId: 'default', userId: 'fault-test', role: 'admin' });
-      const deadline = Date.now() + 120_000;
       let uploaded = 0;
-      while (Date.now() < deadline) {
-        const r = await fetch(`${proc.url}/api/calls?recording_status=uploaded&limit=200`, { headers: { authorization: `Bearer ${token}` } });
+      await eventually(() => `${N} uploaded calls (have ${uploaded})`, async () => {
+        const r = await fetch(`${proc!.url}/api/calls?recording_status=uploaded&limit=200`, { headers: { authorization: `Bearer ${token}` } });
         if (r.ok) uploaded = ((await r.json()) as { data: unknown[] }).data.length;
-        if (uploaded === N) break;
-        await new Promise((r) => setTimeout(r, 500));
-      }
+        return uploaded === N;
+      }, { timeoutMs: 120_000, intervalMs: 500 });
       assert.is(uploaded, N, 'every call reached the uploaded state');
       await proc.stop();
       proc = undefined;

@@ -9,6 +9,7 @@ import type { NewEvent } from '../../src/events/port.ts';
 import type { Role } from '../../src/http/auth.ts';
 import { pgliteBackend } from '../support/databases.ts';
 import { startTestService, type TestService } from '../support/service.ts';
+import { eventually } from '../support/eventually.ts';
 
 /** GET /api/metrics (JWT, org-scoped) and GET /metrics (Prometheus) through a real service on PGlite. */
 
@@ -127,11 +128,11 @@ test('refused recording URLs are counted as URL expiry errors', async ({ svc }) 
   assert.is(expired.status, 403);
   assert.is(forged.status, 403);
   let value = 0;
-  for (let i = 0; i < 50 && value < 2; i++) {
+  await eventually(() => `url_expiry_errors at 2 (is ${value})`, async () => {
     const r = await get(svc, '/api/metrics', await token('org-a'));
     value = r.body.metrics.find((x: any) => x.name === 'url_expiry_errors').value;
-    if (value < 2) await new Promise((res) => setTimeout(res, 20));
-  }
+    return value >= 2;
+  }, { timeoutMs: 1000, intervalMs: 20 });
   assert.is(value, 2);
 });
 

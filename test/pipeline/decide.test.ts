@@ -8,10 +8,14 @@ import {
   recordingStateOf,
   retryDelayMinutes,
   type AttemptOutcome,
+  type NextStep,
   type RecordingState,
+  type RecordingStatus,
+  type RetryPolicy,
 } from '../../src/commands/recording.ts';
 import type { NewEvent, RecordedEvent } from '../../src/events/port.ts';
 import { classifyDownloadError } from '../../src/processes/recordingAttempt.ts';
+import { spec } from '../support/deciderSpec.ts';
 
 /** The pure part: state from the stream, decisions from state + outcome + clock. No database. */
 const test = suite('recording decisions (pure)');
@@ -58,31 +62,6 @@ function play(outcomes: AttemptOutcome[]): { stream: RecordedEvent[]; state: Rec
   return { stream, state: recordingStateOf(callId, stream) };
 }
 
-test('a stream without CallEnded: nothing to do', () => {
-  assert.equal(decideNextStep(initialRecordingState(callId), { now: t0, retry }), { kind: 'skip', reason: 'no_call_ended' });
-});
-
-test('CallEnded with a URL: attempt 1, caused by CallEnded', () => {
-  const state = recordingStateOf(callId, recorded([callEnded()]));
-  assert.is(state.status, 'pending');
-  assert.is(state.revision, 0);
-  assert.equal(decideNextStep(state, { now: t0, retry }), { kind: 'attempt', attempt: 1, causationId: 'e-ended' });
-});
-
-test('CallEnded without any URL (empty strings too): TranscriptOnlyFallback with endedReason, then done', () => {
-  const state = recordingStateOf(callId, recorded([callEnded({ recordingUrl: '', stereoRecordingUrl: null })]));
-  const next = decideNextStep(state, { now: t0, retry });
-  assert.is(next.kind, 'append');
-  if (next.kind !== 'append') return;
-  assert.is(next.events.length, 1);
-  const [e] = next.events as [NewEvent];
-  assert.is(e.type, 'TranscriptOnlyFallback');
-  assert.equal(e.data, { callId, reason: 'no_recording_url', endedReason: 'customer-ended-call' });
-  assert.equal(e.metadata, { correlationId: 'corr-1', causationId: 'e-ended', orgId: 'org1', recordedAt: t0.toISOString(), actor: 'system:pipeline' });
-  const after = evolveRecording(state, recorded([e], 1)[0]!);
-  assert.equal(decideNextStep(after, { now: t0, retry }), { kind: 'skip', reason: 'done' });
-});
-
 test('success: RecordingUploaded then UrlSigned by system:pipeline, deterministic ids', () => {
   const ok: AttemptOutcome = {
     ok: true,
@@ -125,37 +104,97 @@ test('retryable failures: retry 5, 10, 20 min later; the 4th failure abandons wi
   assert.is(new Set(stream.map((e) => e.eventId)).size, stream.length);
 });
 
-test('a scheduled retry is not due before its time', () => {
-  const { state } = play([fail500]);
-  assert.is(state.status, 'retry_scheduled');
-  const due = Date.parse(state.scheduled!.dueAt);
-  assert.equal(decideNextStep(state, { now: new Date(due - 1), retry }), { kind: 'skip', reason: 'not_due' });
-  assert.equal(decideNextStep(state, { now: new Date(due), retry }), { kind: 'attempt', attempt: 2, causationId: state.scheduled!.eventId });
-});
-
-test('not retryable: abandoned at once', () => {
-  const { stream } = play([html]);
-  assert.equal(stream.map((e) => e.type), ['CallEnded', 'UploadFailed', 'UploadAbandoned', 'TranscriptOnlyFallback']);
-  assert.is((stream[2]!.data as { code: string }).code, 'invalid_audio');
-});
-
-test('UPLOAD_RETRY_MAX=0: the first retryable failure abandons; delays shorter than retries repeat the last', () => {
-  const none = { delaysMinutes: [5], maxRetries: 0 };
-  const state = recordingStateOf(callId, recorded([callEnded()]));
-  const events = decideAttemptOutcome(state, 1, 'e-ended', fail500, { now: t0, retry: none });
-  assert.equal(events.map((e) => e.type), ['UploadFailed', 'UploadAbandoned', 'TranscriptOnlyFallback']);
+test('UPLOAD_RETRY_MAX=0 aside, delays shorter than retries repeat the last', () => {
   assert.is(retryDelayMinutes({ delaysMinutes: [5, 10], maxRetries: 5 }, 4), 10);
 });
 
-test('a failure left without its follow-up (crash between appends) gets one', () => {
-  const stream = recorded([callEnded()]);
-  const state = recordingStateOf(callId, stream);
-  const [failed] = decideAttemptOutcome(state, 1, 'e-ended', fail500, { now: t0, retry });
-  const crashed = recordingStateOf(callId, [...stream, ...recorded([failed!], 1)]);
-  assert.is(crashed.status, 'failed');
-  const next = decideNextStep(crashed, { now: t0, retry });
-  assert.is(next.kind, 'append');
-  if (next.kind === 'append') assert.equal(next.events.map((e) => e.type), ['UploadRetryScheduled']);
+// ---- The rules, as tables: given the call stream, when the pipeline asks, then this is decided. ----
+
+const meta = (recordedAt = '2026-05-12T14:05:00.000Z') => ({ correlationId: 'corr-1', causationId: null, orgId: 'org1', recordedAt, actor: 'system:pipeline' });
+const failed = (attempt: number, retryable = true): NewEvent => ({
+  eventId: `e-failed-${attempt}`,
+  type: 'UploadFailed',
+  data: { callId, attempt, step: 'fetch', code: retryable ? 'recording_http_error' : 'invalid_audio', message: 'x', retryable, status: retryable ? 500 : null },
+  metadata: meta(),
+});
+const dueAt = new Date(t0.getTime() + 5 * 60_000);
+const scheduled = (attempt: number): NewEvent => ({ eventId: `e-retry-${attempt}`, type: 'UploadRetryScheduled', data: { callId, attempt, dueAt: dueAt.toISOString(), delayMinutes: 5 }, metadata: meta() });
+const uploaded: NewEvent = {
+  eventId: 'e-uploaded',
+  type: 'RecordingUploaded',
+  data: { callId, attempt: 1, storagePath: 'org1/2026/05/12/call-1.wav', bytes: 10, sha256: 'a'.repeat(64), format: 'wav', codec: 'PCM', contentType: 'audio/wav', durationSeconds: 1, channels: 1, sampleRate: 8000, source: 'payload-url', originalBytes: null, compressionRatio: null },
+  metadata: meta(),
+};
+const signed: NewEvent = { eventId: 'e-signed', type: 'UrlSigned', data: { callId, storagePath: 'org1/2026/05/12/call-1.wav', url: 'http://h/x?sig=1', expiresAt: '2026-05-12T15:10:00.000Z', by: 'system:pipeline' }, metadata: meta() };
+const abandoned: NewEvent = { eventId: 'e-abandoned', type: 'UploadAbandoned', data: { callId, attempts: 4, code: 'recording_http_error', reason: 'gave up' }, metadata: meta() };
+const fallback: NewEvent = { eventId: 'e-fallback', type: 'TranscriptOnlyFallback', data: { callId, reason: 'no_recording_url' }, metadata: meta() };
+const noUrl = () => callEnded({ recordingUrl: '', stereoRecordingUrl: null });
+
+/** The recording decider: the state folds the call stream; a command asks for the next step or records an outcome. */
+type Command = { next: Date } | { attempt: number; causationId: string; outcome: AttemptOutcome; retry?: RetryPolicy };
+const recording = {
+  initialState: () => initialRecordingState(callId),
+  evolve: (s: RecordingState, e: NewEvent) => evolveRecording(s, recorded([e], s.revision + 1)[0]!),
+  decide: (c: Command, s: RecordingState): NextStep | NewEvent[] =>
+    'next' in c ? decideNextStep(s, { now: c.next, retry }) : decideAttemptOutcome(s, c.attempt, c.causationId, c.outcome, { now: t0, retry: c.retry ?? retry }),
+};
+const typesOf = (d: NextStep | NewEvent[]) => (Array.isArray(d) ? d : d.kind === 'append' ? d.events : []).map((e) => e.type);
+
+const evolveRules: Array<[string, NewEvent[], RecordingStatus]> = [
+  ['no stream', [], 'unknown'],
+  ['CallEnded', [callEnded()], 'pending'],
+  ['a failure without its follow-up (crash between appends)', [callEnded(), failed(1)], 'failed'],
+  ['a scheduled retry', [callEnded(), failed(1), scheduled(2)], 'retry_scheduled'],
+  ['uploaded and signed', [callEnded(), uploaded, signed], 'uploaded'],
+  ['abandoned with a fallback', [callEnded(), failed(4), abandoned, fallback], 'abandoned'],
+  ['no recording URL, fallback', [noUrl(), fallback], 'none'],
+];
+for (const [rule, given, status] of evolveRules) {
+  test(`state: ${rule} → ${status}`, () => assert.is(spec(recording).given(given).state().status, status));
+}
+test('state: the revision is the last event read', () => {
+  assert.is(spec(recording).given([callEnded()]).state().revision, 0);
+});
+
+const nextStepRules: Array<[string, NewEvent[], Date, NextStep | ((d: NextStep | NewEvent[]) => void)]> = [
+  ['a stream without CallEnded: nothing to do', [], t0, { kind: 'skip', reason: 'no_call_ended' }],
+  ['CallEnded with a URL: attempt 1, caused by CallEnded', [callEnded()], t0, { kind: 'attempt', attempt: 1, causationId: 'e-ended' }],
+  ['CallEnded without any URL (empty strings too): TranscriptOnlyFallback with endedReason', [noUrl()], t0, (d) => {
+    assert.ok(!Array.isArray(d) && d.kind === 'append');
+    const events = (d as { events: NewEvent[] }).events;
+    assert.is(events.length, 1);
+    const [e] = events as [NewEvent];
+    assert.is(e.type, 'TranscriptOnlyFallback');
+    assert.equal(e.data, { callId, reason: 'no_recording_url', endedReason: 'customer-ended-call' });
+    assert.equal(e.metadata, { correlationId: 'corr-1', causationId: 'e-ended', orgId: 'org1', recordedAt: t0.toISOString(), actor: 'system:pipeline' });
+    spec(recording).given([noUrl(), e]).when({ next: t0 }).then({ kind: 'skip', reason: 'done' });
+  }],
+  ['uploaded and signed: done', [callEnded(), uploaded, signed], t0, { kind: 'skip', reason: 'done' }],
+  ['abandoned: done, however late', [callEnded(), failed(4), abandoned, fallback], new Date('2030-01-01'), { kind: 'skip', reason: 'done' }],
+  ['a scheduled retry is not due before its time', [callEnded(), failed(1), scheduled(2)], new Date(dueAt.getTime() - 1), { kind: 'skip', reason: 'not_due' }],
+  ['a scheduled retry is due at its time, caused by the schedule', [callEnded(), failed(1), scheduled(2)], dueAt, { kind: 'attempt', attempt: 2, causationId: 'e-retry-2' }],
+  ['a failure left without its follow-up (crash between appends) gets one', [callEnded(), failed(1)], t0, (d) => assert.equal(typesOf(d), ['UploadRetryScheduled'])],
+  ['a final failure left without its follow-up is abandoned', [callEnded(), failed(1, false)], t0, (d) => assert.equal(typesOf(d), ['UploadAbandoned', 'TranscriptOnlyFallback'])],
+];
+for (const [rule, given, now, then] of nextStepRules) {
+  test(`next step: ${rule}`, () => spec(recording).given(given).when({ next: now }).then(then));
+}
+
+const none = { delaysMinutes: [5], maxRetries: 0 };
+const outcomeRules: Array<[string, NewEvent[], Command, string[] | ((d: NextStep | NewEvent[]) => void)]> = [
+  ['retryable failure with retries left: retry scheduled', [callEnded()], { attempt: 1, causationId: 'e-ended', outcome: fail500 }, ['UploadFailed', 'UploadRetryScheduled']],
+  ['not retryable: abandoned at once', [callEnded()], { attempt: 1, causationId: 'e-ended', outcome: html }, (d) => {
+    assert.equal(typesOf(d), ['UploadFailed', 'UploadAbandoned', 'TranscriptOnlyFallback']);
+    assert.is(((d as NewEvent[])[1]!.data as { code: string }).code, 'invalid_audio');
+  }],
+  ['UPLOAD_RETRY_MAX=0: the first retryable failure abandons', [callEnded()], { attempt: 1, causationId: 'e-ended', outcome: fail500, retry: none }, ['UploadFailed', 'UploadAbandoned', 'TranscriptOnlyFallback']],
+  ['the last retry fails: abandoned', [callEnded(), failed(3), scheduled(4)], { attempt: 4, causationId: 'e-retry-4', outcome: fail500 }, ['UploadFailed', 'UploadAbandoned', 'TranscriptOnlyFallback']],
+];
+for (const [rule, given, when, then] of outcomeRules) {
+  test(`outcome: ${rule}`, () => spec(recording).given(given).when(when).then(Array.isArray(then) ? (d) => assert.equal(typesOf(d), then) : then));
+}
+test('outcome: before CallEnded there is nothing to decide about', () => {
+  spec(recording).given([]).when({ attempt: 1, causationId: 'x', outcome: fail500 }).thenThrows(/has not ended/);
 });
 
 test('download errors are classified: refused and too large are final, transient ones and a 404 retry', () => {

@@ -8,7 +8,8 @@ import { startRecordingServer } from '../fakes/recordingServer.ts';
 import { startFakeSupabaseStorage } from '../fakes/supabaseStorage.ts';
 import { startFakeVapiApi } from '../fakes/vapiApi.ts';
 import { backends, pgliteBackend } from '../support/databases.ts';
-import { callLog, freshDataDir, history, report, sha256, startOn, types, waitFor, withDb } from './support.ts';
+import { callLog, freshDataDir, history, report, sha256, startOn, types, withDb } from './support.ts';
+import { eventually } from '../support/eventually.ts';
 
 const test = suite('recording pipeline, end to end');
 // Opening PGlite costs seconds: the PGlite tests share one database (each uses its own call ids).
@@ -28,7 +29,7 @@ for (const backend of (await backends()).map((b) => (b.name === 'pglite' ? share
           const res = await s.post('/webhooks/vapi', body);
           assert.is(res.status, 200);
           // the background pipeline does the work by itself
-          const row = await waitFor('uploaded', async () => {
+          const row = await eventually('uploaded', async () => {
             const r = await callLog(s, callId);
             return r?.recording_status === 'uploaded' && r.recording_signed_url ? r : undefined;
           });

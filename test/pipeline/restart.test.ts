@@ -7,7 +7,8 @@ import { callStream, type EventData } from '../../src/events/catalog.ts';
 import { createLocalStorage } from '../../src/storage/local.ts';
 import { startRecordingServer } from '../fakes/recordingServer.ts';
 import { backends, pgliteBackend } from '../support/databases.ts';
-import { callLog, fakeClock, freshDataDir, history, report, settle, startOn, types, waitFor, withDb } from './support.ts';
+import { callLog, fakeClock, freshDataDir, history, report, settle, startOn, types, withDb } from './support.ts';
+import { eventually } from '../support/eventually.ts';
 
 const test = suite('recording pipeline, restarts and concurrency');
 // Opening PGlite costs seconds: the PGlite tests share one database (each uses its own calls and DATA_DIR).
@@ -42,7 +43,7 @@ test('a retry scheduled before a stop runs after a restart on the same database'
       const b = await startOn(db, { DATA_DIR: dataDir }, { clock: clock.now });
       try {
         // the restarted service finds the due retry by itself
-        await waitFor('uploaded after restart', async () => (await callLog(b, callId))?.recording_status === 'uploaded');
+        await eventually('uploaded after restart', async () => (await callLog(b, callId))?.recording_status === 'uploaded');
         assert.equal(types(await history(b, callId)), ['CallEnded', 'UploadFailed', 'UploadRetryScheduled', 'RecordingUploaded', 'UrlSigned']);
       } finally {
         await b.stop();
@@ -63,7 +64,7 @@ test('stopped mid-download (the source drips), restarted: the call completes exa
       try {
         rec.failNext('/rec/drip.wav', 1, 'drip');
         assert.is((await a.post('/webhooks/vapi', body)).status, 200);
-        await waitFor('download started', async () => rec.requests.some((r) => r.path.startsWith('/rec/drip.wav')));
+        await eventually('download started', async () => rec.requests.some((r) => r.path.startsWith('/rec/drip.wav')));
         await new Promise((r) => setTimeout(r, 150)); // a few bytes trickle in
         assert.is(a.pipeline.inFlight(), 1);
       } finally {
@@ -72,7 +73,7 @@ test('stopped mid-download (the source drips), restarted: the call completes exa
       const b = await startOn(db, { DATA_DIR: dataDir });
       try {
         assert.equal(types(await history(b, callId)), ['CallEnded']);
-        await waitFor('uploaded after restart', async () => (await callLog(b, callId))?.recording_status === 'uploaded');
+        await eventually('uploaded after restart', async () => (await callLog(b, callId))?.recording_status === 'uploaded');
         await settle(b);
         const events = await history(b, callId);
         assert.equal(types(events), ['CallEnded', 'RecordingUploaded', 'UrlSigned']);
@@ -138,10 +139,10 @@ if (postgres) {
           await Promise.all(calls.map((c, i) => (i % 2 ? a : b).post('/webhooks/vapi', c.body).then((r) => assert.is(r.status, 200))));
           // both drive their pipelines as hard as they can
           await Promise.all([a.pipeline.runDue(), b.pipeline.runDue()]);
-          await waitFor('all uploaded', async () => {
+          await eventually('all uploaded', async () => {
             const rows = await a.database.db.selectFrom('call_logs').select(['id', 'recording_status']).where('id', 'in', calls.map((c) => c.callId)).execute();
             return rows.length === calls.length && rows.every((r) => r.recording_status === 'uploaded');
-          }, 30_000);
+          }, { timeoutMs: 30_000 });
           for (const [i, c] of calls.entries()) {
             assert.equal(types(await history(a, c.callId)), ['CallEnded', 'RecordingUploaded', 'UrlSigned'], c.callId);
             assert.is(rec.requests.filter((r) => r.path.startsWith(`/rec/pair-${i}.wav`)).length, 1, `downloads of call ${i}`);

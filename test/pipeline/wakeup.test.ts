@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { pgliteBackend } from '../support/databases.ts';
 import { startTestService } from '../support/service.ts';
+import { eventually } from '../support/eventually.ts';
 
 // The pipeline is woken when call_logs moves in its process, not by its poll. With a poll of one minute,
 // a call that waited for the poll would take a minute; a woken pipeline handles it at once. (Regression:
@@ -15,13 +16,11 @@ test('transcript-only fallbacks for ten calls in a row, none waiting for the pol
       const id = `wake-${i}`;
       const res = await s.post('/webhooks/vapi', { message: { type: 'end-of-call-report', call: { id }, endedAt: '2026-11-25T10:01:30Z' } });
       assert.is(res.status, 200);
-      const deadline = Date.now() + 10_000;
       let types: string[] = [];
-      while (Date.now() < deadline) {
+      await eventually(`${id}'s TranscriptOnlyFallback`, async () => {
         types = (await s.store.readStream(`call-${id}`)).map((e) => e.type);
-        if (types.includes('TranscriptOnlyFallback')) break;
-        await new Promise((r) => setTimeout(r, 10));
-      }
+        return types.includes('TranscriptOnlyFallback');
+      }, { timeoutMs: 10_000, intervalMs: 10 });
       assert.equal(types, ['CallEnded', 'TranscriptOnlyFallback'], `${id} was handled without waiting for the poll`);
     }
   } finally {

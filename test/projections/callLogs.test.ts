@@ -10,6 +10,7 @@ import { createProjectionRunner } from '../../src/projections/runner.ts';
 import { EndOfCallReport, normaliseReport, normaliseStatus, StatusUpdate } from '../../src/vapi/messages.ts';
 import { loadVapiFixture, listVapiFixtures } from '../fixtures/vapi/index.ts';
 import { backends } from '../support/databases.ts';
+import { eventually } from '../support/eventually.ts';
 
 const FIXED = new Date('2026-11-20T10:00:00.000Z');
 
@@ -77,8 +78,7 @@ for (const backend of await backends()) {
       await seed(store, 20);
       runner.start();
       const head = await store.headPosition();
-      const deadline = Date.now() + 20_000;
-      while ((await runner.positions()).call_logs < head && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await eventually(`call_logs at ${head}`, async () => (await runner.positions()).call_logs >= head, { timeoutMs: 20_000, intervalMs: 50 });
       await runner.stop();
       const live = await tableChecksum(t.database.db, 'call_logs');
       assert.ok(live.rows > 0);
@@ -111,8 +111,7 @@ for (const backend of await backends()) {
       await rebuildProjection(t.database.db, store, callLogsProjector, { batchSize: 20 });
       await more;
       const head = await store.headPosition();
-      const deadline = Date.now() + 20_000;
-      while ((await runner.positions()).call_logs < head && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await eventually(`call_logs at ${head}`, async () => (await runner.positions()).call_logs >= head, { timeoutMs: 20_000, intervalMs: 50 });
       await runner.stop();
       const afterLive = await tableChecksum(t.database.db, 'call_logs');
       await rebuildProjection(t.database.db, store, callLogsProjector);
@@ -134,8 +133,7 @@ for (const backend of await backends()) {
       b.start();
       await seed(store, 6);
       const head = await store.headPosition();
-      const deadline = Date.now() + 20_000;
-      while ((await a.positions()).call_logs < head && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await eventually(`call_logs at ${head}`, async () => (await a.positions()).call_logs >= head, { timeoutMs: 20_000, intervalMs: 50 });
       await a.stop();
       await b.stop();
       const live = await tableChecksum(t.database.db, 'call_logs');

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { eventually } from './eventually.ts';
 
 export interface CallrecProcess {
   url: string;
@@ -21,18 +22,13 @@ export async function startCallrecProcess(env: Record<string, string>, port: num
   child.stderr!.on('data', (d) => (out += d));
   const url = `http://127.0.0.1:${port}`;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
+  await eventually(() => `callrec to answer /health:\n${out}`, async () => {
     if (child.exitCode !== null) throw new Error(`callrec exited with ${child.exitCode}:\n${out}`);
-    try {
-      if ((await fetch(`${url}/health`)).ok) break;
-    } catch {}
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`callrec did not start:\n${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+    return fetch(`${url}/health`).then((r) => r.ok, () => false);
+  }, { timeoutMs: 30_000, intervalMs: 100 }).catch((err) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
   return {
     url,
     child,

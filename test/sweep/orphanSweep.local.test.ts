@@ -10,14 +10,18 @@ import { DAY } from './support.ts';
 function test_decide() {
   const test = suite('decideObject (pure)');
   const obj = (ageDays: number) => ({ path: 'org-a/2026/05/01/c.wav', bytes: 10, lastModified: new Date(NOW.getTime() - ageDays * DAY) });
-  test('referenced objects are kept whatever their age', () => {
-    assert.is(decideObject(obj(400), true, NOW, 7).action, 'keep-referenced');
-  });
-  test('only objects strictly older than the limit are orphans', () => {
-    assert.is(decideObject(obj(7.5), false, NOW, 7).action, 'delete');
-    assert.is(decideObject(obj(7), false, NOW, 7).action, 'keep-young');
-    assert.is(decideObject(obj(6.99), false, NOW, 7).action, 'keep-young');
-    assert.is(decideObject(obj(-2), false, NOW, 7).action, 'keep-young'); // modified "in the future"
+  // With a 7-day limit: an object of this age, referenced by a call or not, gets this action.
+  const rules: Array<[string, number, boolean, string]> = [
+    ['referenced objects are kept whatever their age', 400, true, 'keep-referenced'],
+    ['an unreferenced object older than the limit is an orphan', 7.5, false, 'delete'],
+    ['one exactly at the limit is young', 7, false, 'keep-young'],
+    ['one younger than the limit is young', 6.99, false, 'keep-young'],
+    ['one modified "in the future" is young', -2, false, 'keep-young'],
+  ];
+  for (const [rule, ageDays, referenced, action] of rules) {
+    test(rule, () => assert.is(decideObject(obj(ageDays), referenced, NOW, 7).action, action));
+  }
+  test('the decision carries the age in days', () => {
     assert.is(decideObject(obj(7.5), false, NOW, 7).ageDays, 7.5);
   });
   test('the sweep day is the UTC date', () => {

@@ -1,6 +1,11 @@
 // The /api client: bearer token on every request, errors as ApiError with the catalogue code.
 
 export class ApiError extends Error {
+  /**
+   * @param {number} status HTTP status (0: callrec could not be reached)
+   * @param {string | undefined} code the catalogue code of the error
+   * @param {string} [message]
+   */
   constructor(status, code, message) {
     super(message || code || `HTTP ${status}`);
     this.name = 'ApiError';
@@ -9,11 +14,27 @@ export class ApiError extends Error {
   }
 }
 
-/** `getToken()` gives the current token; `onUnauthorized(error)` runs on every 401. */
+/**
+ * @typedef {object} Api
+ * @property {(path: string, query?: Record<string, unknown>) => Promise<any>} get
+ * @property {(path: string, body?: unknown) => Promise<any>} post
+ */
+
+/**
+ * `getToken()` gives the current token; `onUnauthorized(error)` runs on every 401.
+ * @param {{ getToken: () => string | null | undefined, onUnauthorized?: (error: ApiError) => void }} options
+ * @returns {Api}
+ */
 export function createApi({ getToken, onUnauthorized = () => {} }) {
+  /**
+   * @param {string} method
+   * @param {string} path
+   * @param {{ query?: Record<string, unknown>, body?: unknown }} [options]
+   */
   async function request(method, path, { query, body } = {}) {
     const url = new URL(path, location.origin);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, String(v));
+    /** @type {Record<string, string>} */
     const headers = { accept: 'application/json' };
     const token = getToken();
     if (token) headers.authorization = `Bearer ${token}`;
@@ -43,4 +64,8 @@ export function createApi({ getToken, onUnauthorized = () => {} }) {
   };
 }
 
+/**
+ * @param {string} id
+ * @param {string} [rest]
+ */
 export const callPath = (id, rest = '') => `/api/calls/${encodeURIComponent(id)}${rest}`;

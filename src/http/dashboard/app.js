@@ -11,6 +11,19 @@ import { loadMetrics } from './metrics.js';
 const TOKEN_KEY = 'callrec.token';
 const DEFAULT_CONFIG = { devAuth: false, orgClaim: 'org_id', roleClaim: 'role', urlExpirySeconds: 3600 };
 
+/**
+ * @typedef {object} PageState
+ * @property {typeof DEFAULT_CONFIG} config
+ * @property {string | null} token
+ * @property {import('./types.d.ts').Session | null} session
+ * @property {ReturnType<typeof connectLive> | null} live
+ * @property {ReturnType<typeof createCallList> | null} list
+ * @property {ReturnType<typeof createDetailView> | null} detail
+ * @property {ReturnType<typeof setTimeout> | undefined} expiryTimer
+ * @property {ReturnType<typeof setTimeout> | undefined} metricsTimer
+ */
+
+/** @type {PageState} */
 const state = {
   config: DEFAULT_CONFIG,
   token: null,
@@ -41,6 +54,7 @@ async function loadConfig() {
 
 // ---- sign-in -------------------------------------------------------------------------------------------
 
+/** @param {string} [message] */
 function showSignIn(message) {
   byId('dashboard').hidden = true;
   byId('who').hidden = true;
@@ -53,12 +67,14 @@ function showSignIn(message) {
   byId('token').focus();
 }
 
+/** @param {string} message */
 function signInError(message) {
   const note = byId('signin-message');
   note.textContent = message;
   note.hidden = false;
 }
 
+/** @param {string} token */
 async function signIn(token) {
   const session = sessionFromToken(token, state.config.orgClaim, state.config.roleClaim);
   if (!session) return signInError('That is not a token (a JWT looks like xxxxx.yyyyy.zzzzz).');
@@ -68,7 +84,7 @@ async function signIn(token) {
     await api.get('/api/calls', { limit: 1 });
   } catch (err) {
     state.token = null;
-    return signInError(err instanceof ApiError && err.status !== 0 ? `callrec refused the token: ${err.message}` : err.message);
+    return signInError(err instanceof ApiError && err.status !== 0 ? `callrec refused the token: ${err.message}` : /** @type {Error} */ (err).message);
   }
   try {
     sessionStorage.setItem(TOKEN_KEY, token);
@@ -79,6 +95,7 @@ async function signIn(token) {
   startDashboard();
 }
 
+/** @param {string} [message] */
 function signOut(message) {
   state.live?.close();
   state.live = null;
@@ -101,12 +118,14 @@ function signOut(message) {
 
 // ---- dashboard -----------------------------------------------------------------------------------------
 
+/** @type {Record<string, string>} */
 const LIVE_TEXT = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', offline: 'Offline, retrying…' };
 
+/** @param {string} status */
 function setLiveStatus(status) {
   const el = byId('live');
   el.dataset.state = status;
-  el.querySelector('.live-text').textContent = LIVE_TEXT[status] ?? status;
+  /** @type {Element} */ (el.querySelector('.live-text')).textContent = LIVE_TEXT[status] ?? status;
 }
 
 function scheduleMetrics() {
@@ -114,14 +133,19 @@ function scheduleMetrics() {
   state.metricsTimer = setTimeout(() => state.session && loadMetrics(api, byId('metrics')), 2000);
 }
 
+/**
+ * @param {string} name
+ * @param {{ callId: string } & Record<string, unknown>} data
+ * @param {number} position
+ */
 function onLive(name, data, position) {
   state.list?.live(name, data, position);
-  state.detail?.live(name, data, position);
+  state.detail?.live(name, data);
   scheduleMetrics();
 }
 
 async function startDashboard() {
-  const { session } = state;
+  const session = /** @type {import('./types.d.ts').Session} */ (state.session);
   byId('signin').hidden = true;
   byId('dashboard').hidden = false;
   byId('who').hidden = false;
@@ -139,8 +163,9 @@ async function startDashboard() {
   state.live = connectLive({ getToken: () => state.token, onEvent: onLive, onStatus: setLiveStatus, canReconnect: () => state.session !== null });
   await state.live.ready();
   if (!state.session) return;
-  await Promise.all([state.list.load(filtersFromForm(byId('filters'))), loadMetrics(api, byId('metrics'))]);
-  state.live?.setFloor(state.list.newestPosition());
+  const list = () => /** @type {NonNullable<PageState['list']>} */ (state.list);
+  await Promise.all([list().load(filtersFromForm(/** @type {HTMLFormElement} */ (byId('filters')))), loadMetrics(api, byId('metrics'))]);
+  state.live?.setFloor(list().newestPosition());
   route();
 }
 
@@ -150,7 +175,7 @@ function route() {
   let id = '';
   if (m) {
     try {
-      id = decodeURIComponent(m[1]);
+      id = decodeURIComponent(/** @type {string} */ (m[1]));
     } catch {
       id = '';
     }
@@ -169,7 +194,7 @@ function route() {
     pane.append(p);
     return;
   }
-  state.detail = createDetailView({ api, root: pane, callId: id, session: state.session, config: state.config });
+  state.detail = createDetailView({ api, root: pane, callId: id, session: /** @type {import('./types.d.ts').Session} */ (state.session), config: state.config });
 }
 
 // ---- wiring --------------------------------------------------------------------------------------------
@@ -177,28 +202,30 @@ function route() {
 function wire() {
   byId('token-form').addEventListener('submit', (e) => {
     e.preventDefault();
-    void signIn(byId('token').value.trim());
+    void signIn(/** @type {HTMLInputElement} */ (byId('token')).value.trim());
   });
   byId('dev-form').addEventListener('submit', async (e) => {
     e.preventDefault();
-    const data = new FormData(e.currentTarget);
+    const data = new FormData(/** @type {HTMLFormElement} */ (e.currentTarget));
     try {
       const r = await api.post('/api/dev/token', { org: String(data.get('org')).trim(), user: String(data.get('user')).trim(), role: String(data.get('role')) });
       await signIn(r.token);
     } catch (err) {
-      signInError(`No development token: ${err.message}`);
+      signInError(`No development token: ${/** @type {Error} */ (err).message}`);
     }
   });
   byId('signout').addEventListener('click', () => signOut('You have signed out.'));
   byId('filters').addEventListener('submit', (e) => {
     e.preventDefault();
-    void state.list?.load(filtersFromForm(e.currentTarget));
+    void state.list?.load(filtersFromForm(/** @type {HTMLFormElement} */ (e.currentTarget)));
   });
   byId('filters').addEventListener('reset', (e) => {
-    const form = e.currentTarget;
+    const form = /** @type {HTMLFormElement} */ (e.currentTarget);
     setTimeout(() => void state.list?.load(filtersFromForm(form)), 0);
   });
-  byId('filters').querySelector('select').addEventListener('change', (e) => void state.list?.load(filtersFromForm(e.currentTarget.form)));
+  /** @type {HTMLSelectElement} */ (byId('filters').querySelector('select')).addEventListener('change', (e) =>
+    void state.list?.load(filtersFromForm(/** @type {HTMLFormElement} */ (/** @type {HTMLSelectElement} */ (e.currentTarget).form))),
+  );
   byId('calls-more').addEventListener('click', () => void state.list?.loadMore());
   window.addEventListener('hashchange', route);
   document.addEventListener('keydown', (e) => {
@@ -212,6 +239,7 @@ function wire() {
 async function main() {
   wire();
   state.config = await loadConfig();
+  /** @type {string | null} */
   let saved = null;
   try {
     saved = sessionStorage.getItem(TOKEN_KEY);

@@ -5,16 +5,23 @@ import { announce, badge, h } from './dom.js';
 import { formatDateTime, formatDuration, humanize, recordingBadge, shortId, statusFromLiveEvent } from './format.js';
 
 const PAGE = 50;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
 
-/** The list's filters from the form (dates are local days; `to` includes its whole day). */
+/** @typedef {import('./types.d.ts').CallSummary} CallSummary */
+/** @typedef {{ q?: string, recording_status?: string, from?: string, to?: string }} Filters */
+
+/**
+ * The list's filters from the form (dates are local days; `to` includes its whole day).
+ * @param {HTMLFormElement | undefined} form
+ * @returns {Filters}
+ */
 export function filtersFromForm(form) {
   const data = new FormData(form);
-  const text = (k) => String(data.get(k) ?? '').trim();
-  const day = (k, plusDays = 0) => {
+  const text = (/** @type {string} */ k) => String(data.get(k) ?? '').trim();
+  const day = (/** @type {string} */ k, plusDays = 0) => {
     const v = text(k);
     if (!/^\d{4}-\d{2}-\d{2}$/.test(v)) return undefined;
-    const [y, m, d] = v.split('-').map(Number);
+    const [y, m, d] = /** @type {[number, number, number]} */ (v.split('-').map(Number));
     return new Date(y, m - 1, d + plusDays).toISOString();
   };
   return {
@@ -25,29 +32,42 @@ export function filtersFromForm(form) {
   };
 }
 
-const active = (f) => Object.values(f).some((v) => v !== undefined);
+const active = (/** @type {Filters} */ f) => Object.values(f).some((v) => v !== undefined);
 
 /**
  * `root`: the list section (with #calls-body, #calls-empty, #calls-more, #calls-error, #calls-count).
  * `onLoadError(err)`: a load failed. Returns the controller.
+ * @param {{
+ *   api: import('./api.js').Api,
+ *   elements: { body: HTMLElement, empty: HTMLElement, more: HTMLElement, error: HTMLElement, count: HTMLElement },
+ * }} options
  */
 export function createCallList({ api, elements }) {
   const { body, empty, more, error, count } = elements;
+  /** @type {CallSummary[]} */
   let rows = [];
+  /** @type {string | null} */
   let nextCursor = null;
+  /** @type {Filters} */
   let filters = {};
   let selected = '';
   let generation = 0;
+  /** @type {Map<string, HTMLTableRowElement>} */
   const rowEls = new Map();
-  /** Recording states learnt from live events, newer than the row they apply to (by log position). */
+  /**
+   * Recording states learnt from live events, newer than the row they apply to (by log position).
+   * @type {Map<string, { status: string, transcriptOnly: boolean, position: number }>}
+   */
   const live = new Map();
 
+  /** @param {CallSummary} row */
   function effective(row) {
     const l = live.get(row.id);
     if (l && l.position > row.last_position) return { status: l.status, transcriptOnly: l.transcriptOnly };
     return { status: row.recording_status, transcriptOnly: row.transcript_only_fallback };
   }
 
+  /** @param {CallSummary} row */
   function rowEl(row) {
     const state = effective(row);
     const b = recordingBadge(state.status, state.transcriptOnly);
@@ -95,6 +115,7 @@ export function createCallList({ api, elements }) {
     error.hidden = true;
     body.setAttribute('aria-busy', 'true');
     try {
+      /** @type {import('./types.d.ts').CallList} */
       const page = await api.get('/api/calls', { limit: PAGE, ...filters });
       if (mine !== generation) return;
       rows = page.data;
@@ -102,7 +123,7 @@ export function createCallList({ api, elements }) {
       render();
     } catch (err) {
       if (mine !== generation) return;
-      error.textContent = err instanceof ApiError && err.code === 'invalid_query' ? `Check the filters: ${err.message}` : `Calls cannot be loaded: ${err.message}`;
+      error.textContent = err instanceof ApiError && err.code === 'invalid_query' ? `Check the filters: ${err.message}` : `Calls cannot be loaded: ${/** @type {Error} */ (err).message}`;
       error.hidden = false;
     } finally {
       if (mine === generation) body.removeAttribute('aria-busy');
@@ -113,6 +134,7 @@ export function createCallList({ api, elements }) {
     if (!nextCursor) return;
     const mine = generation;
     try {
+      /** @type {import('./types.d.ts').CallList} */
       const page = await api.get('/api/calls', { limit: PAGE, ...filters, cursor: nextCursor });
       if (mine !== generation) return;
       const known = new Set(rows.map((r) => r.id));
@@ -120,12 +142,16 @@ export function createCallList({ api, elements }) {
       nextCursor = page.nextCursor;
       render();
     } catch (err) {
-      error.textContent = `More calls cannot be loaded: ${err.message}`;
+      error.textContent = `More calls cannot be loaded: ${/** @type {Error} */ (err).message}`;
       error.hidden = false;
     }
   }
 
-  /** Newest first: ended_at desc (calls without an end last), then id desc, as the API orders them. */
+  /**
+   * Newest first: ended_at desc (calls without an end last), then id desc, as the API orders them.
+   * @param {CallSummary} a
+   * @param {CallSummary} b
+   */
   function before(a, b) {
     if (a.ended_at !== b.ended_at) {
       if (a.ended_at === null) return false;
@@ -135,12 +161,14 @@ export function createCallList({ api, elements }) {
     return a.id > b.id;
   }
 
+  /** @param {string} callId */
   async function addEndedCall(callId) {
     if (active(filters) || rowEls.has(callId)) return;
     const mine = generation;
     // the read model may be a moment behind the live event
     for (let attempt = 0; attempt < 20; attempt++) {
       try {
+        /** @type {import('./types.d.ts').CallDetail} */
         const { call } = await api.get(callPath(callId));
         if (mine !== generation || rowEls.has(callId)) return;
         const { transcript: _t, ...row } = call;
@@ -165,6 +193,7 @@ export function createCallList({ api, elements }) {
     get filters() {
       return filters;
     },
+    /** @param {string} id */
     select(id) {
       selected = id;
       for (const [rowId, tr] of rowEls) {
@@ -174,7 +203,12 @@ export function createCallList({ api, elements }) {
         else a?.removeAttribute('aria-current');
       }
     },
-    /** A live event from GET /api/events. */
+    /**
+     * A live event from GET /api/events.
+     * @param {string} name
+     * @param {{ callId: string } & Record<string, unknown>} data
+     * @param {number} position
+     */
     live(name, data, position) {
       if (name === 'call_ended') {
         void addEndedCall(data.callId);
@@ -192,7 +226,7 @@ export function createCallList({ api, elements }) {
       tr.replaceWith(fresh);
       rowEls.set(row.id, fresh);
       if (name === 'recording_ready') {
-        if (Number.isFinite(data.durationSeconds)) row.recording_duration_seconds = data.durationSeconds;
+        if (Number.isFinite(data.durationSeconds)) row.recording_duration_seconds = /** @type {number} */ (data.durationSeconds);
         announce(`Recording ready for call ${shortId(data.callId)}`);
       }
     },

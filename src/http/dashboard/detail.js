@@ -3,128 +3,45 @@
 
 import { ApiError, callPath } from './api.js';
 import { badge, h } from './dom.js';
-import {
-  formatBytes,
-  formatCost,
-  formatDateTime,
-  formatDuration,
-  humanize,
-  reasonText,
-  recordingBadge,
-  shortId,
-  transcriptTurns,
-} from './format.js';
+import { facts, fallbackView, downloadsView, historyView, transcriptView } from './detailViews.js';
+import { formatBytes, formatCost, formatDateTime, formatDuration, humanize, recordingBadge, shortId } from './format.js';
 import { createRecordingPlayer } from './player.js';
 
 const NO_AUDIO = new Set(['none', 'abandoned', 'missing']);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
 
-function facts(pairs) {
-  return h(
-    'dl',
-    { class: 'facts' },
-    pairs.map(([term, value, title]) => h('div', { class: 'fact' }, h('dt', { text: term }), h('dd', { text: value, title }))),
-  );
-}
-
-function transcriptView(transcript) {
-  const turns = transcriptTurns(transcript);
-  if (turns.length === 0) return h('p', { class: 'muted', text: 'No transcript.' });
-  return h(
-    'ol',
-    { class: 'turns', 'aria-label': 'Transcript' },
-    turns.map((t) =>
-      h(
-        'li',
-        { class: `turn ${/^(ai|assistant|bot)$/i.test(t.speaker) ? 'turn-ai' : 'turn-user'}` },
-        t.speaker ? h('span', { class: 'speaker', text: t.speaker }) : null,
-        h('span', { class: 'said', text: t.text }),
-      ),
-    ),
-  );
-}
-
-function historyView(events) {
-  if (events.length === 0) return h('p', { class: 'muted', text: 'No events.' });
-  return h(
-    'div',
-    { class: 'table-wrap' },
-    h(
-      'table',
-      { class: 'history' },
-      h('caption', { class: 'visually-hidden', text: 'Every event of this call, in order' }),
-      h('thead', {}, h('tr', {}, ['#', 'Stored', 'Event', 'By', 'Data'].map((t) => h('th', { scope: 'col', text: t })))),
-      h(
-        'tbody',
-        {},
-        events.map((e) =>
-          h(
-            'tr',
-            { dataset: { type: e.type } },
-            h('td', { class: 'num', text: String(e.revision) }),
-            h('td', { text: formatDateTime(e.storedAt) }),
-            h('td', {}, h('code', { text: e.type })),
-            h('td', { text: String(e.metadata?.actor ?? '—') }),
-            h('td', {}, h('details', {}, h('summary', { text: 'data' }), h('pre', { class: 'json', text: JSON.stringify(e.data, null, 2) }))),
-          ),
-        ),
-      ),
-    ),
-  );
-}
-
-function downloadsView(rows) {
-  if (rows.length === 0) return h('p', { class: 'muted', text: 'Nobody has fetched this recording yet.' });
-  return h(
-    'div',
-    { class: 'table-wrap' },
-    h(
-      'table',
-      { class: 'downloads' },
-      h('caption', { class: 'visually-hidden', text: 'Recording URL handouts, newest first' }),
-      h('thead', {}, h('tr', {}, ['When', 'User', 'Action', 'IP', 'Browser'].map((t) => h('th', { scope: 'col', text: t })))),
-      h(
-        'tbody',
-        {},
-        rows.map((d) =>
-          h(
-            'tr',
-            {},
-            h('td', { text: formatDateTime(d.accessed_at) }),
-            h('td', { text: d.user_id }),
-            h('td', { text: d.action }),
-            h('td', { text: d.ip ?? '—' }),
-            h('td', { class: 'ua', text: d.user_agent ?? '—', title: d.user_agent ?? undefined }),
-          ),
-        ),
-      ),
-    ),
-  );
-}
-
-function fallbackView(reason, detail) {
-  return h(
-    'div',
-    { class: 'fallback', role: 'status' },
-    h('p', { class: 'fallback-title', text: 'No audio for this call — transcript only' }),
-    h('p', {}, h('span', { class: 'fallback-reason', text: reasonText(reason) }), ' ', h('code', { class: 'reason-code', text: reason })),
-    detail ? h('p', { class: 'muted', text: detail }) : null,
-  );
-}
+/** @typedef {import('./types.d.ts').CallRow} CallRow */
+/** @typedef {import('./types.d.ts').RecordingSummary} RecordingSummary */
 
 /**
  * Renders call `callId` into `root`. `session`: { role }; `config`: the page config. Returns
  * `{ live(name, data), destroy() }`.
+ * @param {{
+ *   api: import('./api.js').Api,
+ *   root: HTMLElement,
+ *   callId: string,
+ *   session: Pick<import('./types.d.ts').Session, 'role'>,
+ *   config: { urlExpirySeconds?: number },
+ *   onLoaded?: (call: CallRow) => void,
+ * }} options
  */
 export function createDetailView({ api, root, callId, session, config, onLoaded = () => {} }) {
   let destroyed = false;
+  /** @type {ReturnType<typeof createRecordingPlayer> | undefined} */
   let player;
-  let recordingBox;
+  /** @type {HTMLElement} */
+  let recordingBox = h('div', { class: 'recording-box' });
+  /** @type {string | undefined} */
   let recordingState;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
   let reloadTimer;
 
   root.replaceChildren(h('p', { class: 'muted loading', text: 'Loading call…' }));
 
+  /**
+   * @param {CallRow} call
+   * @param {RecordingSummary} recording
+   */
   async function loadRecording(call, recording, undecided = false) {
     recordingState = recording.status;
     player?.destroy();
@@ -138,9 +55,10 @@ export function createDetailView({ api, root, callId, session, config, onLoaded 
       recordingBox.replaceChildren(h('p', { class: 'muted', text: 'Fetching a secure link…' }));
       for (let attempt = 0; attempt < 20 && !destroyed; attempt++) {
         try {
+          /** @type {import('./types.d.ts').RecordingResponse} */
           const r = await api.get(callPath(callId, '/recording'));
           if (destroyed) return;
-          if (r.transcriptOnly) {
+          if ('transcriptOnly' in r) {
             recordingBox.replaceChildren(fallbackView(r.reason));
             return;
           }
@@ -159,7 +77,7 @@ export function createDetailView({ api, root, callId, session, config, onLoaded 
             return;
           }
           recordingBox.replaceChildren(
-            h('p', { class: 'error', role: 'alert', text: `The recording cannot be opened: ${err.message}` }),
+            h('p', { class: 'error', role: 'alert', text: `The recording cannot be opened: ${/** @type {Error} */ (err).message}` }),
             h('button', { type: 'button', class: 'secondary', text: 'Try again', onclick: () => loadRecording(call, recording) }),
           );
           return;
@@ -203,21 +121,23 @@ export function createDetailView({ api, root, callId, session, config, onLoaded 
       api.get('/api/audit/downloads', { call_id: callId, limit: 50 }),
     ]);
     if (destroyed) return;
-    box.lastChild.replaceWith(history.status === 'fulfilled' ? historyView(history.value.events) : h('p', { class: 'error', text: history.reason.message }));
-    access.lastChild.replaceWith(downloads.status === 'fulfilled' ? downloadsView(downloads.value.data) : h('p', { class: 'error', text: downloads.reason.message }));
+    /** @type {ChildNode} */ (box.lastChild).replaceWith(history.status === 'fulfilled' ? historyView(history.value.events) : h('p', { class: 'error', text: history.reason.message }));
+    /** @type {ChildNode} */ (access.lastChild).replaceWith(downloads.status === 'fulfilled' ? downloadsView(downloads.value.data) : h('p', { class: 'error', text: downloads.reason.message }));
   }
 
   // A live event can be ahead of the read model by a moment; and a call without a recording URL is `none`
   // until the pipeline records why (TranscriptOnlyFallback). Show what there is, then look again shortly.
-  const settling = (r, expectReady) => (expectReady && !r.available) || (r.status === 'none' && !r.transcriptOnly);
+  const settling = (/** @type {RecordingSummary} */ r, /** @type {boolean} */ expectReady) => (expectReady && !r.available) || (r.status === 'none' && !r.transcriptOnly);
 
+  /** @param {{ focus?: boolean, expectReady?: boolean, retries?: number }} [options] */
   async function load({ focus = true, expectReady = false, retries = 20 } = {}) {
+    /** @type {import('./types.d.ts').CallDetail} */
     let answer;
     try {
       answer = await api.get(callPath(callId));
     } catch (err) {
       if (destroyed) return;
-      const text = err instanceof ApiError && err.status === 404 ? 'This call does not exist in your organisation.' : `The call cannot be loaded: ${err.message}`;
+      const text = err instanceof ApiError && err.status === 404 ? 'This call does not exist in your organisation.' : `The call cannot be loaded: ${/** @type {Error} */ (err).message}`;
       root.replaceChildren(h('div', { class: 'detail' }, h('h2', { tabindex: '-1', text: 'Call not found' }), h('p', { class: 'error', role: 'alert', text })));
       if (focus) root.querySelector('h2')?.focus();
       return;
@@ -268,7 +188,11 @@ export function createDetailView({ api, root, callId, session, config, onLoaded 
 
   return {
     callId,
-    /** A live event: when this call's recording state changed and no player is open, show the new state. */
+    /**
+     * A live event: when this call's recording state changed and no player is open, show the new state.
+     * @param {string} name
+     * @param {{ callId: string }} data
+     */
     live(name, data) {
       if (destroyed || data.callId !== callId || name === 'call_ended') return;
       if (player && name === 'recording_ready') return;

@@ -1,6 +1,12 @@
 // Pure formatting helpers of the dashboard (no DOM): imported by the page and by the Node unit tests.
 
-/** Badge of a call's recording: a label (always shown as text) and a tone (colour). */
+/** @typedef {{ label: string, tone: 'ok' | 'pending' | 'warn' | 'bad' | 'muted' }} Badge */
+
+/**
+ * Badge of a call's recording: a label (always shown as text) and a tone (colour).
+ * @param {string | null | undefined} status
+ * @returns {Badge}
+ */
 export function recordingBadge(status, transcriptOnly = false) {
   if (transcriptOnly && status !== 'abandoned' && status !== 'missing') return { label: 'transcript only', tone: 'muted' };
   switch (status) {
@@ -22,13 +28,18 @@ export function recordingBadge(status, transcriptOnly = false) {
   }
 }
 
-/** The recording status a live (SSE) event implies, or undefined. */
+/**
+ * The recording status a live (SSE) event implies, or undefined.
+ * @param {string} name
+ * @param {unknown} data
+ * @returns {{ status: string, transcriptOnly: boolean } | undefined}
+ */
 export function statusFromLiveEvent(name, data) {
   switch (name) {
     case 'recording_ready':
       return { status: 'uploaded', transcriptOnly: false };
     case 'recording_failed':
-      return { status: data && data.retryable === false ? 'abandoned' : 'retry_scheduled', transcriptOnly: false };
+      return { status: data && /** @type {{ retryable?: unknown }} */ (data).retryable === false ? 'abandoned' : 'retry_scheduled', transcriptOnly: false };
     case 'recording_abandoned':
       return { status: 'abandoned', transcriptOnly: false };
     case 'transcript_only':
@@ -38,6 +49,7 @@ export function statusFromLiveEvent(name, data) {
   }
 }
 
+/** @type {Record<string, string>} */
 const REASONS = {
   no_recording_url: 'Vapi sent no recording for this call (recording may be disabled on the assistant).',
   no_recording: 'This call has no recording.',
@@ -57,21 +69,26 @@ const REASONS = {
   storage_error: 'Storage refused the recording.',
 };
 
-/** A sentence for a transcript-only reason code (the code itself is shown beside it). */
+/**
+ * A sentence for a transcript-only reason code (the code itself is shown beside it).
+ * @param {string} code
+ */
 export function reasonText(code) {
   return REASONS[code] ?? 'The recording is not available.';
 }
 
+/** @param {number | null | undefined} seconds */
 export function formatDuration(seconds) {
   if (seconds === null || seconds === undefined || !Number.isFinite(Number(seconds))) return '—';
   const total = Math.max(0, Math.round(Number(seconds)));
   const h = Math.floor(total / 3600);
   const m = Math.floor((total % 3600) / 60);
   const s = total % 60;
-  const pad = (n) => String(n).padStart(2, '0');
+  const pad = (/** @type {number} */ n) => String(n).padStart(2, '0');
   return h > 0 ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
 }
 
+/** @param {number | null | undefined} bytes */
 export function formatBytes(bytes) {
   if (bytes === null || bytes === undefined || !Number.isFinite(Number(bytes))) return '—';
   const n = Number(bytes);
@@ -86,7 +103,11 @@ export function formatBytes(bytes) {
   return `${v >= 100 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
 }
 
-/** Local date and time of an ISO timestamp ('—' when absent or invalid). */
+/**
+ * Local date and time of an ISO timestamp ('—' when absent or invalid).
+ * @param {string | null | undefined} iso
+ * @param {string} [locale]
+ */
 export function formatDateTime(iso, locale) {
   if (!iso) return '—';
   const d = new Date(iso);
@@ -94,6 +115,10 @@ export function formatDateTime(iso, locale) {
   return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' }).format(d);
 }
 
+/**
+ * @param {string | null | undefined} iso
+ * @param {string} [locale]
+ */
 export function formatTime(iso, locale) {
   if (!iso) return '—';
   const d = new Date(iso);
@@ -101,12 +126,14 @@ export function formatTime(iso, locale) {
   return new Intl.DateTimeFormat(locale, { timeStyle: 'medium' }).format(d);
 }
 
+/** @param {number | null | undefined} cost */
 export function formatCost(cost) {
   if (cost === null || cost === undefined || !Number.isFinite(Number(cost))) return '—';
   return `$${Number(cost).toFixed(2)}`;
 }
 
 /** `endedReason` codes are kebab-case (`customer-ended-call`), call types camelCase (`inboundPhoneCall`): shown as words. */
+/** @param {string | null | undefined} code */
 export function humanize(code) {
   if (!code) return '—';
   return String(code)
@@ -115,12 +142,17 @@ export function humanize(code) {
     .toLowerCase();
 }
 
+/** @param {string} id */
 export function shortId(id) {
   const s = String(id ?? '');
   return s.length > 13 ? `${s.slice(0, 8)}…` : s;
 }
 
-/** A metric of GET /api/metrics as text: ratio → %, bytes → MB …, count → integer. */
+/**
+ * A metric of GET /api/metrics as text: ratio → %, bytes → MB …, count → integer.
+ * @param {number | null | undefined} value
+ * @param {string} unit
+ */
 export function formatMetricValue(value, unit) {
   if (value === null || value === undefined) return '—';
   if (unit === 'ratio') {
@@ -131,9 +163,14 @@ export function formatMetricValue(value, unit) {
   return new Intl.NumberFormat().format(value);
 }
 
-/** Splits a Vapi transcript (`AI: …\nUser: …`) into turns; a line without a speaker continues the previous turn. */
+/**
+ * Splits a Vapi transcript (`AI: …\nUser: …`) into turns; a line without a speaker continues the previous turn.
+ * @param {string | null | undefined} transcript
+ * @returns {Array<{ speaker: string, text: string }>}
+ */
 export function transcriptTurns(transcript) {
   if (!transcript) return [];
+  /** @type {Array<{ speaker: string, text: string }>} */
   const turns = [];
   for (const raw of String(transcript).split(/\r?\n/)) {
     const line = raw.trimEnd();
@@ -146,7 +183,11 @@ export function transcriptTurns(transcript) {
   return turns;
 }
 
-/** Claims of a JWT (unverified: for display only; the server verifies every request). */
+/**
+ * Claims of a JWT (unverified: for display only; the server verifies every request).
+ * @param {string} token
+ * @returns {Record<string, unknown> | undefined}
+ */
 export function decodeJwtClaims(token) {
   try {
     const part = String(token).split('.')[1];
@@ -160,23 +201,34 @@ export function decodeJwtClaims(token) {
   }
 }
 
+/**
+ * @param {unknown} claims
+ * @param {string} path
+ * @returns {unknown}
+ */
 export function readClaim(claims, path) {
   let cur = claims;
   for (const key of String(path).split('.')) {
     if (!cur || typeof cur !== 'object' || !Object.prototype.hasOwnProperty.call(cur, key)) return undefined;
-    cur = cur[key];
+    cur = /** @type {Record<string, unknown>} */ (cur)[key];
   }
   return cur;
 }
 
+/** @typedef {'member' | 'auditor' | 'admin'} Role */
+/** @type {readonly unknown[]} */
 const ROLES = ['member', 'auditor', 'admin'];
 
-/** Who the token says the user is, read like the server reads it (org and role claims, then app_metadata). */
+/**
+ * Who the token says the user is, read like the server reads it (org and role claims, then app_metadata).
+ * @param {string} token
+ * @returns {{ userId: string, orgId: string, role: Role, expiresAtMs: number | undefined } | undefined}
+ */
 export function sessionFromToken(token, orgClaim = 'org_id', roleClaim = 'role') {
   const claims = decodeJwtClaims(token);
   if (!claims) return undefined;
   const org = [readClaim(claims, orgClaim), readClaim(claims, `app_metadata.${orgClaim}`)].find((v) => typeof v === 'string' && v !== '');
-  const role = [readClaim(claims, roleClaim), readClaim(claims, `app_metadata.${roleClaim}`)].find((r) => ROLES.includes(r)) ?? 'member';
+  const role = /** @type {Role} */ ([readClaim(claims, roleClaim), readClaim(claims, `app_metadata.${roleClaim}`)].find((r) => ROLES.includes(r)) ?? 'member');
   const exp = typeof claims.exp === 'number' ? claims.exp * 1000 : undefined;
-  return { userId: typeof claims.sub === 'string' ? claims.sub : '', orgId: org ?? '', role, expiresAtMs: exp };
+  return { userId: typeof claims.sub === 'string' ? claims.sub : '', orgId: /** @type {string | undefined} */ (org) ?? '', role, expiresAtMs: exp };
 }

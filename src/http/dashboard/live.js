@@ -8,16 +8,25 @@ export const LIVE_EVENTS = ['call_ended', 'recording_ready', 'recording_failed',
  * `getToken()` for the `access_token` query parameter (EventSource cannot set headers; a query parameter keeps
  * each tab on its own token), `onEvent(name, data, id)`, `onStatus('connecting' | 'live' | 'reconnecting' |
  * 'offline')`, `canReconnect()` (false once the session has ended).
+ * @param {{
+ *   getToken: () => string | null | undefined,
+ *   onEvent: (name: string, data: { callId: string } & Record<string, unknown>, id: number) => void,
+ *   onStatus?: (status: 'connecting' | 'live' | 'reconnecting' | 'offline') => void,
+ *   canReconnect?: () => boolean,
+ * }} options
  */
 export function connectLive({ getToken, onEvent, onStatus = () => {}, canReconnect = () => true }) {
+  /** @type {EventSource | undefined} */
   let source;
   let lastId = '';
   let floor = '';
   let stopped = false;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
   let retryTimer;
   let failures = 0;
-  let opened;
-  const firstOpen = new Promise((resolve) => (opened = resolve));
+  /** @type {() => void} */
+  let opened = () => {};
+  const firstOpen = new Promise((resolve) => (opened = () => resolve(undefined)));
 
   function open() {
     if (stopped) return;
@@ -32,17 +41,17 @@ export function connectLive({ getToken, onEvent, onStatus = () => {}, canReconne
     });
     source.addEventListener('error', () => {
       if (stopped) return;
-      if (source.readyState === EventSource.CONNECTING && !lastId && floor) {
+      if (source?.readyState === EventSource.CONNECTING && !lastId && floor) {
         // Nothing received yet, so the browser would reconnect without Last-Event-ID and miss what happens
         // meanwhile: reconnect ourselves, resuming after the newest position the page has shown.
-        source.close();
+        source?.close();
         lastId = floor;
         onStatus('reconnecting');
         clearTimeout(retryTimer);
         retryTimer = setTimeout(open, 1000);
         return;
       }
-      if (source.readyState === EventSource.CLOSED) {
+      if (source?.readyState === EventSource.CLOSED) {
         onStatus('offline');
         opened();
         if (!canReconnect()) return;
@@ -75,6 +84,7 @@ export function connectLive({ getToken, onEvent, onStatus = () => {}, canReconne
      * The newest log position the page has shown (e.g. the largest `last_position` of the listed calls): if the
      * stream drops before any event arrived, it resumes after this position instead of "from now".
      */
+    /** @param {number} position */
     setFloor(position) {
       if (Number.isSafeInteger(position) && position > 0 && (!floor || position > Number(floor))) floor = String(position);
     },

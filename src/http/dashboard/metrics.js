@@ -3,6 +3,7 @@
 import { h } from './dom.js';
 import { formatBytes, formatMetricValue } from './format.js';
 
+/** @type {Record<string, string>} */
 const LABELS = {
   upload_success_rate: 'Upload success',
   url_expiry_errors: 'Expired-link errors',
@@ -12,14 +13,28 @@ const LABELS = {
   failed_upload_retry_rate: 'Upload retry rate',
 };
 
+/** @type {Record<string, string>} */
 const COMPARE = { '>=': '≥', '<=': '≤', '<': '<' };
 
+/** @param {string} name */
 function label(name) {
   if (LABELS[name]) return LABELS[name];
   const words = String(name).replace(/_/g, ' ');
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
+/**
+ * @typedef {object} Metric one metric of GET /api/metrics
+ * @property {string} name
+ * @property {string} description
+ * @property {number | null} value
+ * @property {string} unit
+ * @property {number | null} target
+ * @property {string | null} comparison
+ * @property {boolean | null} met
+ */
+
+/** @param {Metric} m */
 function card(m) {
   const status = m.met === null ? 'none' : m.met ? 'met' : 'missed';
   const target = m.target === null || m.comparison === null ? '' : `target ${COMPARE[m.comparison] ?? m.comparison} ${formatMetricValue(m.target, m.unit)}`;
@@ -37,6 +52,11 @@ function card(m) {
   );
 }
 
+/**
+ * @param {Array<{ day: string, calls: number }>} days
+ * @param {string} from
+ * @param {string} to
+ */
 function bars(days, from, to) {
   const byDay = new Map(days.map((d) => [d.day, d]));
   const list = [];
@@ -56,6 +76,10 @@ function bars(days, from, to) {
   );
 }
 
+/**
+ * @param {import('./api.js').Api} api
+ * @param {HTMLElement} root
+ */
 export async function loadMetrics(api, root) {
   try {
     const r = await api.get('/api/metrics');
@@ -79,6 +103,6 @@ export async function loadMetrics(api, root) {
       h('ul', { class: 'metrics', 'aria-label': 'Success metrics' }, r.metrics.map(card)),
     );
   } catch (err) {
-    root.replaceChildren(h('p', { class: 'error', text: `Metrics cannot be loaded: ${err.message}` }));
+    root.replaceChildren(h('p', { class: 'error', text: `Metrics cannot be loaded: ${/** @type {Error} */ (err).message}` }));
   }
 }

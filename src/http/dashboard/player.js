@@ -10,9 +10,13 @@ import { h } from './dom.js';
 import { formatTime } from './format.js';
 import { refreshDelayMs, swapMoment } from './refresh.js';
 
+/** @typedef {{ url?: string, expiresIn: number, expiresAt?: string }} UrlAnswer an answer of GET …/recording or POST …/recording/refresh */
+/** @typedef {{ url: string, expiresAtMs: number }} SignedUrl */
+
+/** @param {unknown} u */
 function usableUrl(u) {
   try {
-    const url = new URL(u, location.href);
+    const url = new URL(String(u), location.href);
     return url.protocol === 'https:' || url.protocol === 'http:' ? url.href : undefined;
   } catch {
     return undefined;
@@ -22,14 +26,18 @@ function usableUrl(u) {
 /**
  * `initial` is the answer of GET /api/calls/{id}/recording (with a `url`); `lifetimeSeconds` the lifetime of a
  * freshly signed URL (RECORDING_URL_EXPIRY_SECONDS). Returns `{ element, audio, destroy() }`.
+ * @param {{ api: import('./api.js').Api, callId: string, initial: UrlAnswer, lifetimeSeconds?: number }} options
  */
 export function createRecordingPlayer({ api, callId, initial, lifetimeSeconds }) {
   const audio = h('audio', { controls: true, preload: 'metadata', class: 'player', 'aria-label': 'Call recording' });
   const note = h('p', { class: 'player-note' });
   const element = h('div', { class: 'player-box' }, audio, note);
 
+  /** @type {SignedUrl | undefined} */
   let current; // { url, expiresAtMs } the element is using
+  /** @type {SignedUrl | undefined} */
   let pending; // a fresh URL waiting for a safe moment
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
   let timer;
   let nextRefreshAt = Infinity;
   let destroyed = false;
@@ -37,10 +45,16 @@ export function createRecordingPlayer({ api, callId, initial, lifetimeSeconds })
   let swaps = 0;
   let lastTime = 0;
   let intendsToPlay = false;
+  /** @type {{ time: number, play: boolean } | null} */
   let resume = null; // { time, play } to apply once the swapped-in source has its metadata
   let renewing = false;
+  /** @type {number[]} */
   const recoveries = [];
 
+  /**
+   * @param {UrlAnswer} r
+   * @returns {SignedUrl}
+   */
   const accept = (r) => {
     const url = usableUrl(r && r.url);
     if (!url || !Number.isFinite(r.expiresIn)) throw new ApiError(0, 'invalid_response', 'the recording URL answer is not usable');
@@ -57,6 +71,7 @@ export function createRecordingPlayer({ api, callId, initial, lifetimeSeconds })
     audio.dataset.pendingSwap = pending ? 'true' : 'false';
   }
 
+  /** @param {number} expiresIn */
   function schedule(expiresIn) {
     clearTimeout(timer);
     if (destroyed) return;
@@ -65,6 +80,10 @@ export function createRecordingPlayer({ api, callId, initial, lifetimeSeconds })
     timer = setTimeout(refresh, delay);
   }
 
+  /**
+   * @param {SignedUrl} next
+   * @param {{ time?: number, play?: boolean }} [at]
+   */
   function swapIn(next, { time = audio.currentTime, play = !audio.paused && !audio.ended } = {}) {
     pending = undefined;
     current = next;
@@ -124,6 +143,7 @@ export function createRecordingPlayer({ api, callId, initial, lifetimeSeconds })
   }
 
   /** Renew now and continue at `state` (after an error, or when play starts on an expired link). */
+  /** @param {{ time: number, play: boolean }} state */
   async function renewAndResume(state) {
     if (renewing) return;
     renewing = true;
@@ -131,7 +151,7 @@ export function createRecordingPlayer({ api, callId, initial, lifetimeSeconds })
       const fresh = await renew();
       if (!destroyed) swapIn(fresh, state);
     } catch (err) {
-      if (!destroyed) note.replaceChildren(`The recording cannot be played right now: ${err.message}`);
+      if (!destroyed) note.replaceChildren(`The recording cannot be played right now: ${/** @type {Error} */ (err).message}`);
     } finally {
       renewing = false;
     }
@@ -166,7 +186,7 @@ export function createRecordingPlayer({ api, callId, initial, lifetimeSeconds })
   audio.addEventListener('error', () => {
     if (destroyed || !current) return;
     const now = Date.now();
-    while (recoveries.length && now - recoveries[0] > 60_000) recoveries.shift();
+    while (recoveries.length && now - /** @type {number} */ (recoveries[0]) > 60_000) recoveries.shift();
     if (recoveries.length >= 3) {
       note.replaceChildren('The recording cannot be played right now. Reload the call to try again.');
       return;

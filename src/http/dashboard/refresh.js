@@ -3,6 +3,10 @@
 /** Renew this long before expiry: 5 minutes … */
 export const REFRESH_MARGIN_SECONDS = 300;
 /** … but at most half the URL's lifetime (a URL that lives 20 s is renewed after 10 s, not at once). */
+/**
+ * @param {number} lifetimeSeconds
+ * @returns {number}
+ */
 export function refreshMarginSeconds(lifetimeSeconds) {
   const life = Number(lifetimeSeconds);
   if (!Number.isFinite(life) || life <= 0) return REFRESH_MARGIN_SECONDS;
@@ -16,6 +20,9 @@ export const MIN_REFRESH_DELAY_MS = 1000;
  * Milliseconds from now until a URL that expires in `expiresInSeconds` should be renewed. `lifetimeSeconds` is
  * how long URLs live when freshly signed (RECORDING_URL_EXPIRY_SECONDS); it defaults to `expiresInSeconds`.
  * A URL already inside the margin is renewed halfway to its expiry.
+ * @param {number} expiresInSeconds
+ * @param {number} [lifetimeSeconds]
+ * @returns {number}
  */
 export function refreshDelayMs(expiresInSeconds, lifetimeSeconds = expiresInSeconds) {
   const left = Math.max(0, Number(expiresInSeconds) || 0);
@@ -27,6 +34,8 @@ export function refreshDelayMs(expiresInSeconds, lifetimeSeconds = expiresInSeco
 /**
  * When a fresh URL may replace the one the audio element is using without interrupting the listener:
  * 'now' when nothing is playing, otherwise 'later' (at the next pause, seek or end, or on an error).
+ * @param {{ hasSource: boolean, paused: boolean, ended: boolean }} media
+ * @returns {'now' | 'later'}
  */
 export function swapMoment(media) {
   if (!media.hasSource || media.paused || media.ended) return 'now';
