@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { sql } from 'kysely';
 import type { Config } from '../config.ts';
 import { migrationsDir } from '../db/migrate.ts';
 import { allProjectors } from '../projections/all.ts';
@@ -49,6 +50,11 @@ export async function checkDatabase(config: Config): Promise<CheckResult[]> {
   }
   const results: CheckResult[] = [];
   try {
+    try {
+      await withDeadline('the database', sql`select 1`.execute(database.db));
+    } catch (err) {
+      return [{ name: 'database', status: 'fail', detail: `${where} is not reachable: ${message(err)}` }];
+    }
     const files = (await readdir(migrationsDir)).filter((f) => f.endsWith('.sql')).sort();
     let applied: string[] = [];
     try {
@@ -88,7 +94,7 @@ export async function checkDatabase(config: Config): Promise<CheckResult[]> {
       await store.close();
     }
   } finally {
-    await database.close();
+    await withDeadline('closing the database', database.close()).catch(() => undefined);
   }
   return results;
 }

@@ -8,6 +8,7 @@ import { migrate } from '../../src/db/migrate.ts';
 import { startFakeSupabaseStorage } from '../fakes/supabaseStorage.ts';
 import { startFakeVapiApi } from '../fakes/vapiApi.ts';
 import { runCli } from '../support/cli.ts';
+import { freePort } from '../support/processes.ts';
 
 /** `callrec doctor` as an operator runs it: one line per check, exit 1 on any failure. */
 
@@ -100,6 +101,20 @@ test('a database without the callrec schema fails, saying to run callrec migrate
     const r = await runCli(['doctor'], { DATA_DIR: dataDir });
     assert.is(r.code, 1, r.stdout + r.stderr);
     assert.match(lineOf(r.stdout, 'database'), /^fail .*run callrec migrate/);
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('an unreachable PostgreSQL fails the database check; the other checks still run', async () => {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'callrec-doctor-'));
+  try {
+    const port = await freePort(); // nothing listens there
+    const r = await runCli(['doctor'], { DATA_DIR: dataDir, DATABASE_URL: `postgres://postgres:pg-password-xyz@127.0.0.1:${port}/callrec` });
+    assert.is(r.code, 1, r.stdout + r.stderr);
+    assert.match(lineOf(r.stdout, 'database'), /^fail .*PostgreSQL \(DATABASE_URL\) is not reachable/);
+    assert.match(lineOf(r.stdout, 'storage'), /^ok /);
+    assert.not.match(r.stdout + r.stderr, /pg-password-xyz/);
   } finally {
     await rm(dataDir, { recursive: true, force: true });
   }

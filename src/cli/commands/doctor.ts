@@ -2,7 +2,7 @@ import { ConfigError, loadConfig } from '../../config.ts';
 import type { CliCommand } from '../command.ts';
 import { checkDatabase, checkSecurity, checkStorage, checkVapi, type CheckResult } from '../doctorChecks.ts';
 
-const line = (r: CheckResult) => `${r.status.padEnd(4)}  ${r.name.padEnd(13)} ${r.detail}`;
+const line = (r: CheckResult) => `${r.status.padEnd(4)}  ${r.name.padEnd(14)} ${r.detail}`;
 
 /**
  * `callrec doctor`: configuration, secure-by-default state, database (reachable, schema version, projection lag),
