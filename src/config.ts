@@ -25,7 +25,8 @@ function isCronPattern(pattern: string): boolean {
 const fields = z
   .object({
     PORT: int(0, 65535).default(3000),
-    HOST: z.string().min(1).default('0.0.0.0'),
+    /** Default: 0.0.0.0 when API and webhook secrets are set, else 127.0.0.1 (see secureDefaults.ts). */
+    HOST: z.string().min(1).optional(),
     PUBLIC_BASE_URL: optionalUrl,
     DATA_DIR: z.string().min(1).default('./data'),
     DATABASE_URL: optionalUrl,
@@ -85,7 +86,12 @@ const fields = z
     /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; unset = open. */
     METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     SSE_HEARTBEAT_SECONDS: int(1, 3600).default(15),
+    /** true: serve without API/webhook secrets on any address (never in production; see secureDefaults.ts). */
+    CALLREC_INSECURE_DEV: bool.default(false),
   });
+
+/** Every variable the configuration reads (the .env.example and the README list them all). */
+export const CONFIG_KEYS: readonly string[] = Object.keys(fields.shape);
 
 const schema = fields.superRefine((c, ctx) => {
     if (c.STORAGE === 'supabase') {
@@ -96,7 +102,9 @@ const schema = fields.superRefine((c, ctx) => {
 
 export type RawConfig = z.infer<typeof schema>;
 
-export interface Config extends RawConfig {
+export interface Config extends Omit<RawConfig, 'HOST'> {
+  /** The listen address: HOST, or 127.0.0.1 unless both API and webhook secrets are set (then 0.0.0.0). */
+  HOST: string;
   /** Where recordings live when STORAGE=local. */
   recordingsDir: string;
   /** PGlite data directory when no DATABASE_URL is set. */
@@ -114,6 +122,44 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * One configuration problem as `VARIABLE: rule`. Never the value: it may be a secret (a short
+ * RECORDING_SIGNING_SECRET, METRICS_TOKEN, a DATABASE_URL with its password).
+ */
+export function describeIssue(issue: z.core.$ZodIssue): string {
+  const name = issue.path.join('.') || '(config)';
+  const i = issue as z.core.$ZodIssue & { origin?: string; minimum?: number | bigint; maximum?: number | bigint; expected?: string; values?: unknown[] };
+  let rule: string;
+  switch (i.code) {
+    case 'too_small':
+      rule = i.origin === 'string' ? `must be at least ${i.minimum} characters` : `must be at least ${i.minimum}`;
+      break;
+    case 'too_big':
+      rule = i.origin === 'string' ? `must be at most ${i.maximum} characters` : `must be at most ${i.maximum}`;
+      break;
+    case 'invalid_type':
+      rule = i.expected === 'int' || i.expected === 'number' ? 'must be a number' : `must be a ${i.expected}`;
+      break;
+    case 'invalid_value':
+      rule = `must be one of ${(i.values ?? []).map(String).join(', ')}`;
+      break;
+    case 'invalid_union': {
+      // optionalUrl / EVENTSTORE_URL: '' or a value; the last branch says what the value must be.
+      const branches = (issue as { errors?: z.core.$ZodIssue[][] }).errors ?? [];
+      const last = branches[branches.length - 1]?.[0];
+      rule = last ? describeIssue({ ...last, path: [] }).replace(/^\(config\): /, '') : 'is not valid';
+      break;
+    }
+    case 'invalid_format':
+      rule = (i as { format?: string }).format === 'url' ? 'must be a URL' : i.message;
+      break;
+    default:
+      // Our own rules (regex, refine, custom) carry our own words; zod's defaults name the format only.
+      rule = i.message;
+  }
+  return `${name}: ${rule}`;
+}
+
 /** The development JWT secret used when AUTH_JWT_SECRET is not set (local use only; logged as a warning). */
 export const DEV_JWT_SECRET = 'callrec-local-development-secret-change-me';
 
@@ -124,13 +170,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (v !== undefined && v !== '') input[key] = v;
   }
   const parsed = schema.safeParse(input);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}${i.path[0] && input[String(i.path[0])] !== undefined ? ` (got ${JSON.stringify(input[String(i.path[0])])})` : ''}`));
-  }
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map(describeIssue));
   const c = parsed.data;
   const dataDir = path.resolve(c.DATA_DIR);
+  const secured = Boolean((c.AUTH_JWT_SECRET || c.AUTH_JWKS_URL) && (c.VAPI_WEBHOOK_SECRET || c.VAPI_WEBHOOK_HMAC_SECRET));
   return {
     ...c,
+    HOST: c.HOST ?? (secured ? '0.0.0.0' : '127.0.0.1'),
     recordingsDir: path.join(dataDir, 'recordings'),
     pgliteDir: path.join(dataDir, 'pg'),
     publicBaseUrl: (c.PUBLIC_BASE_URL ?? `http://localhost:${c.PORT}`).replace(/\/$/, ''),

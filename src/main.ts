@@ -1,10 +1,7 @@
 import { ConfigError, loadConfig } from './config.ts';
 import { startService } from './service.ts';
 
-let config;
-try {
-  config = loadConfig();
-} catch (err) {
+function failOnConfigError(err: unknown): never {
   if (err instanceof ConfigError) {
     console.error(`callrec: ${err.message}`);
     process.exit(2);
@@ -12,7 +9,14 @@ try {
   throw err;
 }
 
-const service = await startService(config);
+let config;
+try {
+  config = loadConfig();
+} catch (err) {
+  failOnConfigError(err);
+}
+
+const service = await startService(config).catch(failOnConfigError);
 console.log(`callrec is running: dashboard ${config.publicBaseUrl}/ · webhooks ${config.publicBaseUrl}/webhooks/vapi`);
 
 let stopping = false;

@@ -25,6 +25,7 @@ import { registerDashboard } from './http/routes/dashboard.ts';
 import { registerDevToken } from './http/routes/devToken.ts';
 import { createOrphanSweepProcess, type OrphanSweepProcess } from './processes/orphanSweep.ts';
 import { startEmbeddedMaintenance } from './db/maintenance.ts';
+import { assertSafeToServe, describeSecurityState } from './secureDefaults.ts';
 
 export interface ServiceOptions {
   logger?: Logger;
@@ -76,6 +77,8 @@ export async function openDatabase(config: Config): Promise<Database> {
 
 /** The composition root: database, migrations, event store, projections, processes and HTTP. */
 export async function startService(config: Config, opts: ServiceOptions = {}): Promise<Service> {
+  // Fail closed before touching anything: no unauthenticated API or webhooks beyond this machine.
+  const security = opts.http !== false ? assertSafeToServe(config) : undefined;
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
   const clock = opts.clock ?? (() => new Date());
   const database = opts.database ?? (await openDatabase(config));
@@ -100,9 +103,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     },
   });
 
-  if (!config.VAPI_WEBHOOK_SECRET && !config.VAPI_WEBHOOK_HMAC_SECRET) {
-    logger.warn({ errorCode: 'unauthorized' }, 'no VAPI_WEBHOOK_SECRET or VAPI_WEBHOOK_HMAC_SECRET: webhooks are accepted without authentication (local use only)');
-  }
+  if (security && security.mode !== 'secured') logger.warn({ errorCode: 'unauthorized', security: security.mode }, describeSecurityState(security));
 
   // Recording storage: given (tests) or from the config. With PORT=0 the public URL is known only after listen.
   const recordings = opts.storage

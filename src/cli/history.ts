@@ -1,7 +1,7 @@
 import { callStream } from '../events/catalog.ts';
 import type { EventStore, RecordedEvent } from '../events/port.ts';
 import { CALL_ID_RE } from '../vapi/messages.ts';
-import { UsageError } from './args.ts';
+import { UsageError } from './command.ts';
 
 /** Signed URLs are bearer credentials: history shows that one was issued, never the URL itself. */
 export function redactEvent(e: RecordedEvent): RecordedEvent {

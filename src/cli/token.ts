@@ -1,8 +1,5 @@
 import { SignJWT } from 'jose';
-import { loadConfig } from '../config.ts';
-import { ORG_ID_RE, ROLES, type Role } from '../http/auth.ts';
-import { stringFlag, UsageError, type ParsedArgs } from './args.ts';
-import type { ExtraCommand } from './extraCommands.ts';
+import type { Role } from '../http/auth.ts';
 
 /** `30s`, `15m`, `1h`, `7d` or plain seconds → seconds. */
 export function parseTtl(ttl: string): number | undefined {
@@ -51,34 +48,3 @@ export async function signToken(input: TokenInput): Promise<string> {
   if (input.issuer) jwt = jwt.setIssuer(input.issuer);
   return jwt.sign(new TextEncoder().encode(input.secret));
 }
-
-export const tokenCommand: ExtraCommand = {
-  name: 'token',
-  usage: 'token --org ORG --user USER [--role member|auditor|admin] [--ttl 1h]   print an API token (HS256, AUTH_JWT_SECRET)',
-  async run(args: ParsedArgs) {
-    const config = loadConfig();
-    const orgId = stringFlag(args, 'org', true)!;
-    const userId = stringFlag(args, 'user', true)!;
-    const role = (stringFlag(args, 'role') ?? 'member') as Role;
-    const ttlText = stringFlag(args, 'ttl') ?? '1h';
-    if (!ORG_ID_RE.test(orgId)) throw new UsageError('--org must be 1-64 letters, digits, _ or -');
-    if (!ROLES.includes(role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
-    const ttlSeconds = parseTtl(ttlText);
-    if (ttlSeconds === undefined) throw new UsageError('--ttl must look like 30s, 15m, 1h or 7d (at most 366d)');
-    if (!config.AUTH_JWT_SECRET) throw new UsageError('callrec token signs with AUTH_JWT_SECRET; only AUTH_JWKS_URL is configured, so get tokens from your identity provider');
-    if (config.devAuth) process.stderr.write('callrec: AUTH_JWT_SECRET is not set; signing with the development secret (local use only)\n');
-    const token = await signToken({
-      secret: config.AUTH_JWT_SECRET,
-      orgId,
-      userId,
-      role,
-      ttlSeconds,
-      audience: config.AUTH_AUDIENCE,
-      issuer: config.AUTH_ISSUER,
-      orgClaim: config.AUTH_ORG_CLAIM,
-      roleClaim: config.AUTH_ROLE_CLAIM,
-    });
-    process.stdout.write(`${token}\n`);
-    return 0;
-  },
-};

@@ -10,8 +10,17 @@ import { CallrecError } from '../errors.ts';
  * algorithms, expired, wrong audience or issuer) is refused.
  */
 
-export const ROLES = ['member', 'auditor', 'admin'] as const;
+/**
+ * `admin` administers its own org. `platform-admin` is the operator's role (granted only by whoever issues the
+ * tokens): an admin of its own org who may also read views across orgs (GET /api/metrics?org=…).
+ */
+export const ROLES = ['member', 'auditor', 'admin', 'platform-admin'] as const;
 export type Role = (typeof ROLES)[number];
+
+/** Whether a caller of `role` may use a route open to `roles` (platform-admin can do what admin can). */
+export function roleAllows(roles: readonly Role[], role: Role): boolean {
+  return roles.includes(role) || (role === 'platform-admin' && roles.includes('admin'));
+}
 
 export interface Caller {
   userId: string;
@@ -153,6 +162,6 @@ export async function authenticate(ctx: Context, authenticator: Authenticator, r
     if (r.code === 'invalid_token') ctx.set('WWW-Authenticate', 'Bearer error="invalid_token"');
     throw new CallrecError(r.code, r.message);
   }
-  if (!roles.includes(r.caller.role)) throw new CallrecError('forbidden', `this needs the role ${roles.join(' or ')}; the token has ${r.caller.role}`);
+  if (!roleAllows(roles, r.caller.role)) throw new CallrecError('forbidden', `this needs the role ${roles.join(' or ')}; the token has ${r.caller.role}`);
   return r.caller;
 }

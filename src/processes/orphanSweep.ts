@@ -80,6 +80,8 @@ export interface OrphanSweepOptions {
   beforeSweep?: () => Promise<void>;
   /** Called between pages; returning false aborts the run (the lease was lost). */
   keepGoing?: () => Promise<boolean>;
+  /** After each page of the listing: objects scanned and deleted (would be, in a dry run) so far. */
+  onProgress?: (progress: { scanned: number; deleted: number }) => void;
   actor?: string;
 }
 
@@ -107,7 +109,11 @@ async function appendOnce(store: EventStore, stream: string, event: NewEvent): P
   return { ok: false, message: r.error.message };
 }
 
-export async function runOrphanSweep(opts: OrphanSweepOptions, run: { dryRun: boolean }): Promise<SweepResult> {
+/**
+ * `run.onlyPaths`: delete at most these objects (what a user confirmed after a dry run); an object that became
+ * an orphan since is left for the next sweep.
+ */
+export async function runOrphanSweep(opts: OrphanSweepOptions, run: { dryRun: boolean; onlyPaths?: ReadonlySet<string> }): Promise<SweepResult> {
   const { db, store, storage, minAgeDays, fallbackOrgId } = opts;
   const clock = opts.clock ?? (() => new Date());
   const logger = opts.logger ?? silentLogger;
@@ -140,6 +146,7 @@ export async function runOrphanSweep(opts: OrphanSweepOptions, run: { dryRun: bo
       result.bytesFreed += d.bytes;
       return;
     }
+    if (run.onlyPaths && !run.onlyPaths.has(d.path)) return;
     // The listing may be minutes old: look again right before deciding for good.
     const fresh = await storage.stat(d.path);
     if (!fresh.ok) return fail(d.path, 'storage_unavailable', fresh.error.message);
@@ -167,6 +174,7 @@ export async function runOrphanSweep(opts: OrphanSweepOptions, run: { dryRun: bo
       else if (d.action === 'keep-young') result.keptYoung++;
       else await handleOrphan(d);
     }
+    opts.onProgress?.({ scanned: result.scanned, deleted: result.deleted.length });
   }
 
   try {

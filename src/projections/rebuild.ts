@@ -16,7 +16,12 @@ export interface RebuildResult {
  * tables in a scratch schema while the live tables keep serving; then, in one transaction that holds the
  * live checkpoint row, the copies catch up to the live checkpoint and replace the live tables.
  */
-export async function rebuildProjection(db: Kysely<DB>, store: EventStore, projector: Projector, opts: { batchSize?: number } = {}): Promise<RebuildResult> {
+export async function rebuildProjection(
+  db: Kysely<DB>,
+  store: EventStore,
+  projector: Projector,
+  opts: { batchSize?: number; /** After each page, with the log position replayed up to. */ onProgress?: (position: number) => void } = {},
+): Promise<RebuildResult> {
   const started = Date.now();
   const batchSize = opts.batchSize ?? 2000;
   const scratch = `rebuild_${projector.name}`.replace(/[^a-z0-9_]/g, '_');
@@ -61,6 +66,7 @@ export async function rebuildProjection(db: Kysely<DB>, store: EventStore, proje
       );
       events += handled.length;
       if (slice.length > 0) position = slice[slice.length - 1]!.position;
+      opts.onProgress?.(position);
       if (page.length < batchSize || slice.length < page.length) return;
     }
   };

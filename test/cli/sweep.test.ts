@@ -56,7 +56,7 @@ test('dry run lists, the real run deletes old unreferenced objects and flags van
     assert.match(dry.stdout, /scanned 3, would delete 1 .* kept 1 referenced and 1 younger than 7 days/);
     assert.ok(await exists(orphan), 'a dry run deletes nothing');
 
-    const real = await runCli(['sweep'], env);
+    const real = await runCli(['sweep', '--yes'], env);
     assert.is(real.code, 0, real.stderr);
     assert.match(real.stdout, /deleted {2}org-a\/2026\/01\/03\/orphan\.wav/);
     assert.match(real.stdout, new RegExp(`flagged missing {2}call ${missingCall}`));
@@ -65,7 +65,7 @@ test('dry run lists, the real run deletes old unreferenced objects and flags van
     assert.ok(await exists(referenced));
     assert.ok(await exists(young));
 
-    const again = await runCli(['sweep'], env);
+    const again = await runCli(['sweep', '--yes'], env);
     assert.is(again.code, 0, again.stderr);
     // Same day again: nothing left to delete, and the vanished recording is not flagged a second time.
     assert.match(again.stdout, /orphan sweep \d{4}-\d{2}-\d{2}\.2/);

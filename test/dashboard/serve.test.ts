@@ -26,7 +26,7 @@ test.before(async () => {
   // both on one PGlite database: the routes under test do not depend on its content
   const t = await pgliteBackend.open();
   const shared = { name: 'pglite' as const, open: async () => ({ ...t, close: async () => {} }) };
-  dev = await startTestService(shared, { DATA_DIR: dataDir, HOST: '0.0.0.0' }, { background: false });
+  dev = await startTestService(shared, { DATA_DIR: dataDir, HOST: '0.0.0.0', CALLREC_INSECURE_DEV: 'true' }, { background: false });
   real = await startTestService(shared, { DATA_DIR: dataDir, AUTH_JWT_SECRET: REAL_SECRET }, { background: false });
   const close = real.close.bind(real);
   real.close = async () => {

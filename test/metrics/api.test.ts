@@ -102,11 +102,25 @@ test('org-scoped success metrics and daily analytics', async ({ svc }) => {
 
   assert.is((await get(svc, '/api/metrics?org=all', await token('org-a'))).status, 403);
   assert.is((await get(svc, '/api/metrics?org=org-b', await token('org-a', 'auditor'))).status, 403);
-  const all = await get(svc, '/api/metrics?org=all', await token('org-a', 'admin'));
+  // An org's admin administers that org only: no other org's counts, sizes or failure reasons.
+  for (const q of ['org=all', 'org=org-b']) {
+    const r = await get(svc, `/api/metrics?${q}`, await token('org-a', 'admin'));
+    assert.is(r.status, 403, q);
+    assert.is(r.body.error.code, 'forbidden');
+    assert.match(r.body.error.message, /platform-admin/);
+  }
+  assert.is((await get(svc, '/api/metrics?org=org-a', await token('org-a', 'admin'))).status, 200, 'its own org by name');
+  // Views across orgs: the operator's platform-admin role, or METRICS_TOKEN.
+  const all = await get(svc, '/api/metrics?org=all', await token('org-a', 'platform-admin'));
   assert.is(all.status, 200);
   assert.is(all.body.totals.calls, 3);
-  const other = await get(svc, '/api/metrics?org=org-b', await token('org-a', 'admin'));
+  const other = await get(svc, '/api/metrics?org=org-b', await token('org-a', 'platform-admin'));
   assert.is(other.body.totals.calls, 1);
+  const scraped = await get(svc, '/api/metrics?org=all', METRICS_TOKEN);
+  assert.is(scraped.status, 200);
+  assert.is(scraped.body.totals.calls, 3);
+  assert.is((await get(svc, '/api/metrics?org=all', `${METRICS_TOKEN}x`)).status, 401, 'a near-miss of METRICS_TOKEN is just a bad token');
+  assert.is((await get(svc, '/api/calls', METRICS_TOKEN)).status, 401, 'METRICS_TOKEN opens the metrics only');
   assert.is((await get(svc, '/api/metrics')).status, 401);
 });
 

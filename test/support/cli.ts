@@ -20,7 +20,7 @@ export function runCli(args: string[], env: Record<string, string>): Promise<Cli
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 180_000); // generous: CI machines are shared
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);

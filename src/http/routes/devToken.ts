@@ -1,5 +1,4 @@
 import type Router from '@koa/router';
-import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { signToken } from '../../cli/token.ts';
 import { DEV_JWT_SECRET } from '../../config.ts';
@@ -7,12 +6,13 @@ import { CallrecError } from '../../errors.ts';
 import { ORG_ID_RE, ROLES } from '../auth.ts';
 import type { HttpDeps } from '../context.ts';
 import { readRawBody } from '../rawBody.ts';
+import { isLoopback, securityState } from '../../secureDefaults.ts';
 
 /**
  * POST /api/dev/token `{ org, user, role? }` → `{ token, expiresAt, org, user, role }`: a local-development helper
  * for the dashboard's sign-in. It exists only while callrec runs with the development JWT secret
- * (config.devAuth: neither AUTH_JWT_SECRET nor AUTH_JWKS_URL set); with a real secret the route is not even
- * registered (404). It answers only requests from a loopback address (the socket's, never X-Forwarded-For)
+ * (config.devAuth: neither AUTH_JWT_SECRET nor AUTH_JWKS_URL set), which callrec allows only on a loopback HOST or
+ * with CALLREC_INSECURE_DEV=true; with a real secret the route is not even registered (404). It answers only requests from a loopback address (the socket's, never X-Forwarded-For)
  * and only `application/json` bodies (a cross-site form cannot send those without a preflight).
  */
 
@@ -27,15 +27,12 @@ export const DevTokenBody = z
   })
   .strict();
 
-/** True for 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
-export function isLoopback(address: string | undefined): boolean {
-  if (!address || !ipaddr.isValid(address)) return false;
-  return ipaddr.process(address).range() === 'loopback';
-}
+export { isLoopback };
 
 export function registerDevToken(router: Router, deps: HttpDeps) {
   const { config } = deps;
-  if (!config.devAuth || config.AUTH_JWT_SECRET !== DEV_JWT_SECRET) return;
+  const mode = securityState(config).mode;
+  if (!config.devAuth || config.AUTH_JWT_SECRET !== DEV_JWT_SECRET || (mode !== 'local-only' && mode !== 'insecure-dev')) return;
   router.post(DEV_TOKEN_PATH, async (ctx) => {
     if (!isLoopback(ctx.req.socket.remoteAddress)) throw new CallrecError('forbidden', 'development tokens are handed out to local clients only');
     if (!ctx.is('application/json')) throw new CallrecError('unsupported_media_type', 'send the body as application/json');

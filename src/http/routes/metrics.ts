@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { CallrecError } from '../../errors.ts';
 import { metricsReport, type MetricsScope } from '../../projections/metrics/queries.ts';
 import type { DailyMetrics } from '../../projections/metrics/evolve.ts';
-import { createAuthenticator, ORG_ID_RE } from '../auth.ts';
+import { timingSafeEqual } from 'node:crypto';
+import { createAuthenticator, ORG_ID_RE, type Authenticator } from '../auth.ts';
 import type { HttpDeps } from '../context.ts';
 import { defineRoute, registerRoutes, type ApiDeps, type ApiRoute } from '../openapi/route.ts';
 
@@ -31,7 +32,7 @@ export const MetricsQuery = z
   .object({
     from: dayParam.optional().describe('first UTC day (yyyy-mm-dd or ISO timestamp), inclusive; default: 29 days before `to`'),
     to: dayParam.optional().describe('last UTC day, inclusive; default: today'),
-    org: z.string().refine((s) => s === 'all' || ORG_ID_RE.test(s), 'must be an org id or "all"').optional().describe('admins: another org or `all`'),
+    org: z.string().refine((s) => s === 'all' || ORG_ID_RE.test(s), 'must be an org id or "all"').optional().describe('platform admins (role `platform-admin`, or METRICS_TOKEN): another org or `all`'),
   })
   .strict();
 
@@ -104,7 +105,8 @@ export const metricsRoute = defineRoute({
     'Over the window [from, to] (UTC days, inclusive; at most 366 days): upload success rate (target ≥ 99.9 %), URL expiry ' +
     'errors (target 0), orphaned recordings (target 0), average recording size (target < 50 MB), download count and ' +
     'failed-upload retry rate (target < 1 %), each `{ name, value, target, met }`; plus one row per day with data. ' +
-    'Admins may pass `org=<id>` or `org=all`.',
+    'An org admin sees its own org only; views across orgs (`org=<id>` or `org=all`) need the operator\'s ' +
+    '`platform-admin` role claim or `Authorization: Bearer <METRICS_TOKEN>`.',
   tags: ['metrics'],
   roles: ['member', 'auditor', 'admin'],
   query: MetricsQuery,
@@ -113,7 +115,9 @@ export const metricsRoute = defineRoute({
   async handle(ctx, { query, caller }, deps) {
     let scope: MetricsScope = { orgId: caller.orgId };
     if (query.org !== undefined && query.org !== caller.orgId) {
-      if (caller.role !== 'admin') throw new CallrecError('forbidden', 'only admins may read the metrics of another org or of all orgs');
+      if (caller.role !== 'platform-admin') {
+        throw new CallrecError('forbidden', 'the metrics of another org or of all orgs need the platform-admin role (or METRICS_TOKEN); an org admin sees its own org');
+      }
       scope = { orgId: query.org };
     }
     const today = deps.clock().toISOString().slice(0, 10);
@@ -140,9 +144,25 @@ export const metricsRoute = defineRoute({
 
 export const metricsApiRoutes: ApiRoute[] = [metricsRoute];
 
-/** Route module for createHttpApp: /api/metrics with the same JWT authentication as the rest of /api. */
+/**
+ * The operator's scrape credential: `Bearer <METRICS_TOKEN>` is a platform admin here (and only here); anything
+ * else goes to the JWT authenticator.
+ */
+export function withMetricsToken(authenticator: Authenticator, metricsToken: string | undefined, orgId: string): Authenticator {
+  if (!metricsToken) return authenticator;
+  const expected = Buffer.from(metricsToken);
+  return {
+    async verify(token) {
+      const given = Buffer.from(token);
+      if (given.length === expected.length && timingSafeEqual(given, expected)) return { ok: true, caller: { userId: 'metrics-token', orgId, role: 'platform-admin' } };
+      return authenticator.verify(token);
+    },
+  };
+}
+
+/** Route module for createHttpApp: /api/metrics with the same JWT authentication as the rest of /api, plus METRICS_TOKEN. */
 export function registerMetricsApi(router: Router, deps: HttpDeps) {
-  const authenticator = createAuthenticator(deps.config, { clock: deps.clock });
+  const authenticator = withMetricsToken(createAuthenticator(deps.config, { clock: deps.clock }), deps.config.METRICS_TOKEN, deps.config.DEFAULT_ORG_ID);
   const apiDeps: ApiDeps = { ...deps, authenticator, routes: metricsApiRoutes };
   registerRoutes(router, apiDeps, metricsApiRoutes);
 }

@@ -1,0 +1,132 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { connectDatabase } from '../../src/db/connect.ts';
+import { migrate } from '../../src/db/migrate.ts';
+import { startFakeSupabaseStorage } from '../fakes/supabaseStorage.ts';
+import { startFakeVapiApi } from '../fakes/vapiApi.ts';
+import { runCli } from '../support/cli.ts';
+import { freePort } from '../support/processes.ts';
+
+/** `callrec doctor` as an operator runs it: one line per check, exit 1 on any failure. */
+
+const test = suite('callrec doctor');
+const API_KEY = 'vapi-private-key-for-doctor-tests';
+const SERVICE_KEY = 'service-role-key-for-doctor-tests';
+
+/** A DATA_DIR whose embedded database is migrated (a fresh one fails the database check: "run callrec migrate"). */
+async function migratedDataDir(): Promise<string> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'callrec-doctor-'));
+  const database = await connectDatabase({ pgliteDir: path.join(dataDir, 'pg') });
+  await migrate(database);
+  await database.close();
+  return dataDir;
+}
+
+const lineOf = (stdout: string, name: string) => stdout.split('\n').find((l) => new RegExp(`^\\w+\\s+${name}\\b`).test(l)) ?? '';
+
+test('a healthy local setup: every check passes (security warns: loopback only), Vapi checked with one call', async () => {
+  const dataDir = await migratedDataDir();
+  const vapi = await startFakeVapiApi({ apiKey: API_KEY, assistants: 3 });
+  try {
+    const r = await runCli(['doctor'], { DATA_DIR: dataDir, VAPI_API_URL: vapi.url, VAPI_API_KEY: API_KEY });
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    assert.match(lineOf(r.stdout, 'configuration'), /^ok /);
+    assert.match(lineOf(r.stdout, 'security'), /^warn .*loopback only/);
+    assert.match(lineOf(r.stdout, 'database'), /^ok .*schema at \d+_.*\.sql/);
+    assert.match(lineOf(r.stdout, 'projections'), /^ok .*lag call_logs 0/);
+    assert.match(lineOf(r.stdout, 'storage'), /^ok .*wrote, read back, signed and deleted callrec-doctor\/probe-/);
+    assert.match(lineOf(r.stdout, 'vapi'), /^ok .*VAPI_API_KEY accepted/);
+    assert.match(r.stdout, /doctor: all checks passed/);
+    assert.is(vapi.requests.length, 1, 'one cheap call');
+    assert.is(vapi.requests[0]!.path, '/assistant');
+    assert.is(vapi.requests[0]!.query.limit, '1');
+    assert.equal(await readdir(path.join(dataDir, 'recordings', 'callrec-doctor')).catch(() => []), [], 'the probe object is gone');
+  } finally {
+    await vapi.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('Supabase storage that works: the signed URL is downloaded too; without VAPI_API_KEY the Vapi check is skipped', async () => {
+  const dataDir = await migratedDataDir();
+  const storage = await startFakeSupabaseStorage({ serviceRoleKey: SERVICE_KEY, bucket: 'call-recordings' });
+  try {
+    const env = { DATA_DIR: dataDir, STORAGE: 'supabase', SUPABASE_URL: storage.url, SUPABASE_SERVICE_ROLE_KEY: SERVICE_KEY };
+    const r = await runCli(['doctor'], env);
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    assert.match(lineOf(r.stdout, 'storage'), /^ok .*Supabase bucket call-recordings: wrote, read back, signed and deleted/);
+    assert.match(lineOf(r.stdout, 'vapi'), /^skip .*VAPI_API_KEY is not set/);
+    assert.is(storage.objects.size, 0, 'the probe object is gone');
+  } finally {
+    await storage.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('broken storage, a wrong Vapi key and an exposed HOST without secrets: each check fails, exit 1', async () => {
+  const dataDir = await migratedDataDir();
+  const storage = await startFakeSupabaseStorage({ serviceRoleKey: SERVICE_KEY, bucket: 'call-recordings' });
+  const vapi = await startFakeVapiApi({ apiKey: API_KEY, assistants: 1 });
+  try {
+    const env = {
+      DATA_DIR: dataDir,
+      HOST: '0.0.0.0',
+      STORAGE: 'supabase',
+      SUPABASE_URL: storage.url,
+      SUPABASE_SERVICE_ROLE_KEY: 'not-the-service-role-key',
+      VAPI_API_URL: vapi.url,
+      VAPI_API_KEY: 'not-the-vapi-key',
+    };
+    const r = await runCli(['doctor'], env);
+    assert.is(r.code, 1, r.stdout + r.stderr);
+    assert.match(lineOf(r.stdout, 'security'), /^fail .*AUTH_JWT_SECRET \(or AUTH_JWKS_URL\) and VAPI_WEBHOOK_SECRET/);
+    assert.match(lineOf(r.stdout, 'database'), /^ok /, 'the database is fine');
+    assert.match(lineOf(r.stdout, 'storage'), /^fail .*could not write the probe object/);
+    assert.match(lineOf(r.stdout, 'vapi'), /^fail .*unauthorized \(HTTP 401\)/);
+    assert.match(r.stdout, /doctor: 3 check\(s\) failed: security, storage, vapi/);
+    assert.not.match(r.stdout + r.stderr, /not-the-vapi-key|not-the-service-role-key/, 'no secret is printed');
+  } finally {
+    await vapi.close();
+    await storage.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a database without the callrec schema fails, saying to run callrec migrate', async () => {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'callrec-doctor-'));
+  try {
+    const r = await runCli(['doctor'], { DATA_DIR: dataDir });
+    assert.is(r.code, 1, r.stdout + r.stderr);
+    assert.match(lineOf(r.stdout, 'database'), /^fail .*run callrec migrate/);
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('an unreachable PostgreSQL fails the database check; the other checks still run', async () => {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'callrec-doctor-'));
+  try {
+    const port = await freePort(); // nothing listens there
+    const r = await runCli(['doctor'], { DATA_DIR: dataDir, DATABASE_URL: `postgres://postgres:pg-password-xyz@127.0.0.1:${port}/callrec` });
+    assert.is(r.code, 1, r.stdout + r.stderr);
+    assert.match(lineOf(r.stdout, 'database'), /^fail .*PostgreSQL \(DATABASE_URL\) is not reachable/);
+    assert.match(lineOf(r.stdout, 'storage'), /^ok /);
+    assert.not.match(r.stdout + r.stderr, /pg-password-xyz/);
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('an invalid configuration is one failing line per variable, naming the rule and never the value', async () => {
+  const r = await runCli(['doctor'], { RECORDING_SIGNING_SECRET: 'short-secret', METRICS_TOKEN: 'tiny-token', PORT: 'eighty' });
+  assert.is(r.code, 1);
+  assert.match(r.stdout, /fail {2}configuration +RECORDING_SIGNING_SECRET: must be at least 16 characters/);
+  assert.match(r.stdout, /fail {2}configuration +METRICS_TOKEN: must be at least 16 characters/);
+  assert.match(r.stdout, /fail {2}configuration +PORT: must be a number/);
+  assert.not.match(r.stdout + r.stderr, /short-secret|tiny-token|eighty/);
+});
+
+test.run();
