@@ -24,6 +24,8 @@ import { registerMetricsApi } from './http/routes/metrics.ts';
 import { registerDashboard } from './http/routes/dashboard.ts';
 import { registerDevToken } from './http/routes/devToken.ts';
 import { createOrphanSweepProcess, type OrphanSweepProcess } from './processes/orphanSweep.ts';
+import { createReconciler, type Reconciler } from './processes/reconciler.ts';
+import { createVapiClient } from './vapi/restClient.ts';
 
 export interface ServiceOptions {
   logger?: Logger;
@@ -58,6 +60,8 @@ export interface Service {
   metrics: CallrecMetrics;
   /** The daily orphan sweep (ORPHAN_SWEEP_CRON, UTC; started with the background processes). */
   sweep: OrphanSweepProcess;
+  /** Reconciliation with Vapi's call list (only when VAPI_API_KEY is set; started with the background processes). */
+  reconciler?: Reconciler;
   stop(): Promise<void>;
 }
 
@@ -136,6 +140,24 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     onResult: (r) => metrics.recordSweep(r),
   });
 
+  const orgResolver = createOrgResolver(database.db, config.DEFAULT_ORG_ID);
+  const reconciler = config.VAPI_API_KEY
+    ? createReconciler({
+        db: database.db,
+        store,
+        vapi: createVapiClient({ baseUrl: config.VAPI_API_URL, apiKey: config.VAPI_API_KEY, logger }),
+        orgs: orgResolver,
+        fallbackOrgId: config.DEFAULT_ORG_ID,
+        stuckMinutes: config.RECONCILE_STUCK_MINUTES,
+        intervalSeconds: config.RECONCILE_INTERVAL_SECONDS,
+        overlapMinutes: config.RECONCILE_OVERLAP_MINUTES,
+        instanceId: config.instanceId,
+        leaseMs,
+        clock,
+        logger,
+      })
+    : undefined;
+
   const deps: HttpDeps = {
     config,
     database,
@@ -151,7 +173,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       return { ready, checks: { database: 'ok', head, lag } };
     },
     storage: recordings.storage,
-    orgResolver: createOrgResolver(database.db, config.DEFAULT_ORG_ID),
+    orgResolver,
   };
   const sseHub = opts.http !== false ? createSseHub({ store, logger, heartbeatSeconds: config.SSE_HEARTBEAT_SECONDS }) : undefined;
   deps.sseHub = sseHub;
@@ -186,6 +208,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   }
   if (background && opts.recordingPipeline !== false) pipeline.start();
   if (background) sweep.start();
+  if (background) reconciler?.start();
 
   return {
     config,
@@ -201,7 +224,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     storage: recordings.storage,
     metrics,
     sweep,
+    reconciler,
     async stop() {
+      await reconciler?.stop();
       await sweep.stop();
       await pipeline.stop();
       await sseHub?.stop();
