@@ -42,6 +42,8 @@ export interface ReconcileOptions {
   /** Progress after each page (the CLI prints it). */
   onProgress?: (p: { listed: number; recovered: number; failed: number }) => void;
   actor?: string;
+  /** Recorded in the ReconciliationCompleted metadata (which instance ran it). */
+  instanceId?: string;
 }
 
 export interface ReconcileResult {
@@ -195,6 +197,8 @@ export async function runReconcile(opts: ReconcileOptions, run: { window: Window
       },
       { runId, orgId: opts.fallbackOrgId, now: clock(), actor: opts.actor ?? RECONCILER_ACTOR },
     );
+    if (opts.instanceId) event.metadata.instanceId = opts.instanceId;
+    if (result.error) event.metadata.error = result.error;
     const r = await store.append(streamId, [event], 'any');
     if (!r.ok) log.error({ errorCode: r.error.code }, `ReconciliationCompleted could not be written: ${r.error.message}`);
     else if (after && after !== previous) {

@@ -45,6 +45,8 @@ export interface FaultMatch {
   method?: string;
   /** Exact path (without query) or a pattern tested against it. */
   path?: string | RegExp;
+  /** Let this many matching requests through before the fault starts. */
+  skip?: number;
 }
 
 export type FakeRecording = string | { mono?: string; stereo?: string };
@@ -77,6 +79,8 @@ export interface FakeVapiApi {
   rateLimitNext(n: number, retryAfter?: number | string, match?: FaultMatch): void;
   /** The next `n` authorised requests (matching `match`, if given) get `status`. `n` may be Infinity. */
   failNext(n: number, status: number, match?: FaultMatch): void;
+  /** Drops every pending fault (an endless failNext included). */
+  clearFaults(): void;
 }
 
 const ORG_ID = '9d3c6b1e-2f4a-4e57-8a90-1b2c3d4e5f60';
@@ -146,7 +150,7 @@ const statusText: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
-type Fault = { kind: 'rate-limit' | 'fail'; remaining: number; status: number; retryAfter?: number | string; match?: FaultMatch };
+type Fault = { kind: 'rate-limit' | 'fail'; remaining: number; status: number; retryAfter?: number | string; match?: FaultMatch; skip?: number };
 
 export async function startFakeVapiApi(options: FakeVapiApiOptions): Promise<FakeVapiApi> {
   const expectedAuth = sha(`Bearer ${options.apiKey}`);
@@ -272,7 +276,11 @@ export async function startFakeVapiApi(options: FakeVapiApiOptions): Promise<Fak
       return;
     }
 
-    const fault = faults.find((f) => f.remaining > 0 && matches(f.match, method, path));
+    let fault = faults.find((f) => f.remaining > 0 && matches(f.match, method, path));
+    if (fault && (fault.skip ?? 0) > 0) {
+      fault.skip!--;
+      fault = undefined;
+    }
     if (fault) {
       fault.remaining--;
       entry.status = fault.status;
@@ -351,10 +359,13 @@ export async function startFakeVapiApi(options: FakeVapiApiOptions): Promise<Fak
       return patchCount;
     },
     rateLimitNext(n, retryAfter, match) {
-      faults.push({ kind: 'rate-limit', remaining: n, status: 429, retryAfter, match });
+      faults.push({ kind: 'rate-limit', remaining: n, status: 429, retryAfter, match, skip: match?.skip });
     },
     failNext(n, status, match) {
-      faults.push({ kind: 'fail', remaining: n, status, match });
+      faults.push({ kind: 'fail', remaining: n, status, match, skip: match?.skip });
+    },
+    clearFaults() {
+      faults.length = 0;
     },
     close() {
       return new Promise<void>((resolve) => {
