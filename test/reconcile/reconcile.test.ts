@@ -1,5 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { signToken } from '../../src/cli/token.ts';
+import { DEV_JWT_SECRET } from '../../src/config.ts';
 import { readWatermark } from '../../src/processes/reconcile.ts';
 import { endFakeCall, makeFakeCall, reportFor } from '../fakes/vapiCalls.ts';
 import { backends } from '../support/databases.ts';
@@ -41,6 +43,14 @@ for (const backend of await backends()) {
       assert.is(r2.alreadyPresent, 5);
       assert.ok(Date.parse(r2.window.from) < Date.parse(r1.window.to), 'windows overlap');
       for (const c of [...ended, live]) assert.is((await callEnded(s, c.id)).length, 1, c.id);
+
+      // counted as recovered: /api/metrics (projection) and Prometheus (this instance's appends)
+      await s.runner.catchUp();
+      const jwt = await signToken({ secret: DEV_JWT_SECRET, orgId: 'default', userId: 'ops', role: 'member' });
+      const metrics = await (await fetch(`${s.url}/api/metrics`, { headers: { authorization: `Bearer ${jwt}` } })).json();
+      assert.is(metrics.totals.recoveredCalls, 6);
+      assert.is(metrics.metrics.find((m: { name: string }) => m.name === 'calls_recovered').value, 6);
+      assert.match(await (await fetch(`${s.url}/metrics`)).text(), /callrec_calls_recovered_total 6/);
 
       const done = await completions(s);
       assert.equal(done.map((d) => [d.data.listed, d.data.recovered, d.data.failed, d.data.complete]), [[6, 5, 0, true], [6, 1, 0, true]]);
