@@ -1,5 +1,6 @@
 import { parseArgs as parseFlags } from 'node:util';
 import { createOrgResolver } from '../commands/orgs.ts';
+import { SETTLE_MS } from '../commands/reconcile.ts';
 import { loadConfig } from '../config.ts';
 import { runReconcile, type ReconcileResult } from '../processes/reconcile.ts';
 import { MAX_SERVER_RETRIES } from '../vapi/serverBackoff.ts';
@@ -8,7 +9,7 @@ import { UsageError, type ParsedArgs } from './args.ts';
 import { withRuntime } from './runtime.ts';
 
 export const VAPI_BACKFILL_USAGE =
-  'vapi backfill --since ISO [--until ISO] [--dry-run] [--json]   bring Vapi calls updated in [since, until) into callrec (progress on stderr)';
+  'vapi backfill --since ISO [--until ISO] [--dry-run] [--json]   bring Vapi calls updated in [since, until) into callrec (until: 2 min ago by default; progress on stderr)';
 
 /** The command line after `vapi <sub>` again, for node:util parseArgs (strict) to judge. */
 function argvOf(args: ParsedArgs): string[] {
@@ -63,7 +64,7 @@ export async function runVapiBackfill(args: ParsedArgs, env: Record<string, stri
   const values = strict(args, { since: { type: 'string' }, until: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } });
   const since = isoFlag('since', values.since);
   if (!since) throw new UsageError('--since is required: vapi backfill --since 2026-01-01 [--until ISO] [--dry-run]');
-  const until = isoFlag('until', values.until) ?? new Date();
+  const until = isoFlag('until', values.until) ?? new Date(Date.now() - SETTLE_MS);
   if (since.getTime() >= until.getTime()) throw new UsageError(`--since (${since.toISOString()}) must be before --until (${until.toISOString()})`);
   const config = loadConfig(env);
   if (!config.VAPI_API_KEY) throw new UsageError('VAPI_API_KEY is not set: set it to a Vapi private API key to list calls');

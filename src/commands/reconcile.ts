@@ -16,10 +16,21 @@ export interface Window {
   to: Date;
 }
 
-/** The scheduled run's window: from the watermark minus the overlap (now minus the overlap when there is none yet) to now. */
-export function reconcileWindow(watermark: Date | null, now: Date, overlapMinutes: number): Window {
-  const base = watermark && watermark.getTime() < now.getTime() ? watermark : now;
-  return { from: new Date(base.getTime() - overlapMinutes * 60_000), to: now };
+/**
+ * How long a call must have been quiet (updatedAt) before the reconciler takes it: Vapi attaches the
+ * recording and analysis to the Call shortly after it ends (the end-of-call-report waits for them), and a
+ * CallEnded written before that would have no recording URL — the pipeline would settle for the transcript.
+ */
+export const SETTLE_MS = 120_000;
+
+/**
+ * The scheduled run's window: from the watermark minus the overlap (when there is none yet: from the
+ * window's end minus the overlap) to now minus SETTLE_MS.
+ */
+export function reconcileWindow(watermark: Date | null, now: Date, overlapMinutes: number, settleMs = SETTLE_MS): Window {
+  const to = new Date(now.getTime() - settleMs);
+  const base = watermark && watermark.getTime() < to.getTime() ? watermark : to;
+  return { from: new Date(base.getTime() - overlapMinutes * 60_000), to };
 }
 
 /**

@@ -162,11 +162,17 @@ export async function runReconcile(opts: ReconcileOptions, run: { window: Window
   };
 
   try {
-    for await (const page of listCalls(opts.vapi, { updatedAtGe: window.from, updatedAtLt: window.to }, opts.pageSize)) {
+    const pages = listCalls(opts.vapi, { updatedAtGe: window.from, updatedAtLt: window.to }, opts.pageSize);
+    let pending = pages.next();
+    for (;;) {
+      const { value: page, done } = await pending;
+      if (done) break;
       if (!page.ok) {
         stopEarly(page.error.code === 'rate_limited' || page.error.retryable ? 'vapi_unavailable' : page.error.code, page.error.message);
         break;
       }
+      pending = pages.next(); // the next page downloads while this one is stored
+      pending.catch(() => {});
       result.listed += page.calls.length;
       await handle(page.calls);
       if (opts.keepGoing && !(await opts.keepGoing())) throw new Stopped();

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SETTLE_MS } from '../../src/commands/reconcile.ts';
 import { connectDatabase, type Database } from '../../src/db/connect.ts';
 import { startRecordingServer } from '../fakes/recordingServer.ts';
 import { startFakeVapiApi } from '../fakes/vapiApi.ts';
@@ -49,9 +50,10 @@ if (postgres) {
       await p.stop();
 
       // while callrec is down, 50 calls end; their webhooks find nobody
-      const calls = Array.from({ length: 50 }, (_, i) => makeFakeCall({ createdAt: new Date(Date.now() - 60_000 + i * 100), recordingUrl: `${rec.url}/rec/down-${i}.wav?seconds=1` }));
+      const calls = Array.from({ length: 50 }, (_, i) => makeFakeCall({ createdAt: new Date(Date.now() - SETTLE_MS - 120_000 + i * 100), recordingUrl: `${rec.url}/rec/down-${i}.wav?seconds=1` }));
+      // (their Call objects have been quiet for longer than the reconciler's settle time: SETTLE_MS)
       for (const c of calls) {
-        c.updatedAt = new Date(Date.now() - 1000).toISOString();
+        c.updatedAt = new Date(Date.now() - SETTLE_MS - 1000).toISOString();
         vapi.calls.set(c.id, c);
         vapi.recordings.set(c.id, `${rec.url}/rec/down-${c.id}.wav?seconds=1`);
       }
@@ -96,7 +98,10 @@ if (postgres) {
         const c = makeFakeCall();
         vapi.calls.set(c.id, c);
       }
-      await until('four runs', async () => (await runs(database)).length >= 4, 20_000);
+      const recovered = async () => (await runs(database)).reduce((n, r) => n + r.data.recovered, 0);
+      await until('the 20 calls recovered', async () => (await recovered()) >= 20, 20_000);
+      const n0 = (await runs(database)).length;
+      await until('two more runs', async () => (await runs(database)).length >= n0 + 2, 20_000);
       const seen = await runs(database);
       const leaders = new Set(seen.map((r) => r.instance));
       assert.is(leaders.size, 1, `runs by ${[...leaders].join(', ')}`);
@@ -107,8 +112,8 @@ if (postgres) {
       const other = leaderId === 'rec-a' ? 'rec-b' : 'rec-a';
       await leader.kill9();
       const before = seen.length;
-      const late = makeFakeCall({ createdAt: new Date(Date.now() - 5000) });
-      late.updatedAt = new Date(Date.now() - 1000).toISOString();
+      const late = makeFakeCall({ createdAt: new Date(Date.now() - SETTLE_MS - 60_000) });
+      late.updatedAt = new Date(Date.now() - SETTLE_MS - 1000).toISOString();
       vapi.calls.set(late.id, late);
       await until('the other instance reconciles', async () => (await runs(database)).slice(before).some((r) => r.instance === other && r.data.recovered === 1), 20_000);
       const n = await database.db.selectFrom('events').select((eb) => eb.fn.countAll<string>().as('n')).where('type', '=', 'CallEnded').executeTakeFirstOrThrow();

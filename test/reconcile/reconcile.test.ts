@@ -37,7 +37,7 @@ for (const backend of await backends()) {
       assert.is((await readWatermark(s.database.db))?.toISOString(), r1.window.to);
 
       // the live call ends; a rerun finds only it
-      endFakeCall(live, new Date(Date.now() - 2000));
+      endFakeCall(live, new Date(Date.now() - 3 * 60_000)); // quiet for longer than the settle time
       const r2 = await tick(s);
       assert.equal(r2.recovered, [live.id]);
       assert.is(r2.alreadyPresent, 5);
