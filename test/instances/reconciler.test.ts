@@ -73,6 +73,8 @@ if (postgres) {
       // /api/metrics and Prometheus count them as recovered
       const prom = await (await fetch(`${p.url}/metrics`)).text();
       assert.match(prom, /callrec_calls_recovered_total 50/);
+      // and a warning per recovered call
+      assert.is((p.output().match(/"errorCode":"webhook_missed"/g) ?? []).length, 50);
     } finally {
       await p?.stop();
       await vapi.close();
