@@ -1,5 +1,5 @@
 // `npm run bench`: every benchmark, each printing its figures beside a baseline measured in the same run.
-// Run one with `npm run bench -- appends` (names: appends, readAll, ingest, pipeline, sse, audio, scale).
+// Run one with `npm run bench -- appends` (names: appends, readAll, ingest, pipeline, sse, audio, reconcile, scale)
 // Options after a name belong to that benchmark: `npm run bench -- scale --max 100000`.
 const all: Array<[string, () => Promise<unknown>]> = [
   ['appends', async () => (await import('./appends.ts')).benchAppends()],
@@ -9,6 +9,7 @@ const all: Array<[string, () => Promise<unknown>]> = [
   ['sse', async () => (await import('./sse.ts')).benchSse()],
   ['audio', async () => (await import('./audio.ts')).benchAudio()],
   ['scale', async () => (await import('./scale.ts')).benchScale()],
+  ['reconcile', async () => (await import('./reconcile.ts')).benchReconcile()],
 ];
 
 const args = process.argv.slice(2);

@@ -44,6 +44,12 @@ const fields = z
 
     VAPI_API_URL: url.default('https://api.vapi.ai'),
     VAPI_API_KEY: z.string().optional(),
+    /** With VAPI_API_KEY: how often one instance reconciles with Vapi's call list. */
+    RECONCILE_INTERVAL_SECONDS: int(1, 86_400).default(300),
+    /** How far before the watermark each reconcile run starts reading. */
+    RECONCILE_OVERLAP_MINUTES: int(0, 7 * 24 * 60).default(60),
+    /** A call seen in progress this long without ending is looked up with GET /call/:id. */
+    RECONCILE_STUCK_MINUTES: int(1, 7 * 24 * 60).default(120),
 
     STORAGE: z.enum(['local', 'supabase']).default('local'),
     SUPABASE_URL: optionalUrl,

@@ -26,6 +26,8 @@ import { registerDevToken } from './http/routes/devToken.ts';
 import { createOrphanSweepProcess, type OrphanSweepProcess } from './processes/orphanSweep.ts';
 import { startEmbeddedMaintenance } from './db/maintenance.ts';
 import { assertSafeToServe, describeSecurityState } from './secureDefaults.ts';
+import { createReconciler, type Reconciler } from './processes/reconciler.ts';
+import { createVapiClient } from './vapi/restClient.ts';
 
 export interface ServiceOptions {
   logger?: Logger;
@@ -60,6 +62,8 @@ export interface Service {
   metrics: CallrecMetrics;
   /** The daily orphan sweep (ORPHAN_SWEEP_CRON, UTC; started with the background processes). */
   sweep: OrphanSweepProcess;
+  /** Reconciliation with Vapi's call list (only when VAPI_API_KEY is set; started with the background processes). */
+  reconciler?: Reconciler;
   stop(): Promise<void>;
 }
 
@@ -138,6 +142,24 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     onResult: (r) => metrics.recordSweep(r),
   });
 
+  const orgResolver = createOrgResolver(database.db, config.DEFAULT_ORG_ID);
+  const reconciler = config.VAPI_API_KEY
+    ? createReconciler({
+        db: database.db,
+        store,
+        vapi: createVapiClient({ baseUrl: config.VAPI_API_URL, apiKey: config.VAPI_API_KEY, logger }),
+        orgs: orgResolver,
+        fallbackOrgId: config.DEFAULT_ORG_ID,
+        stuckMinutes: config.RECONCILE_STUCK_MINUTES,
+        intervalSeconds: config.RECONCILE_INTERVAL_SECONDS,
+        overlapMinutes: config.RECONCILE_OVERLAP_MINUTES,
+        instanceId: config.instanceId,
+        leaseMs,
+        clock,
+        logger,
+      })
+    : undefined;
+
   const deps: HttpDeps = {
     config,
     database,
@@ -153,7 +175,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       return { ready, checks: { database: 'ok', head, lag } };
     },
     storage: recordings.storage,
-    orgResolver: createOrgResolver(database.db, config.DEFAULT_ORG_ID),
+    orgResolver,
   };
   const sseHub = opts.http !== false ? createSseHub({ store, logger, heartbeatSeconds: config.SSE_HEARTBEAT_SECONDS }) : undefined;
   deps.sseHub = sseHub;
@@ -190,6 +212,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   if (background) sweep.start();
   // PGlite has no autovacuum: keep its statistics and tables as PostgreSQL's would be (no-op on PostgreSQL).
   const maintenance = background ? startEmbeddedMaintenance(database, { headPosition: () => store.headPosition(), logger }) : undefined;
+  if (background) reconciler?.start();
 
   return {
     config,
@@ -205,7 +228,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     storage: recordings.storage,
     metrics,
     sweep,
+    reconciler,
     async stop() {
+      await reconciler?.stop();
       await maintenance?.stop();
       await sweep.stop();
       await pipeline.stop();

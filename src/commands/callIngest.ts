@@ -7,6 +7,8 @@ export interface IngestContext {
   orgId: string;
   correlationId: string;
   now: Date;
+  /** Who says the call ended: `vapi` (the webhook, default) or `system:reconciler`. */
+  actor?: string;
 }
 
 /**
@@ -39,7 +41,7 @@ export function decideCallEnded(report: NormalisedReport, ctx: IngestContext): {
       eventId: deterministicEventId(report.callId, 'end-of-call-report'),
       type: 'CallEnded',
       data,
-      metadata: { correlationId: ctx.correlationId, causationId: null, orgId: ctx.orgId, recordedAt: ctx.now.toISOString(), actor: 'vapi' },
+      metadata: { correlationId: ctx.correlationId, causationId: null, orgId: ctx.orgId, recordedAt: ctx.now.toISOString(), actor: ctx.actor ?? 'vapi' },
     },
   };
 }

@@ -129,6 +129,21 @@ export const RecordingMissing = z.object({
   sweepId: z.string().min(1),
 });
 
+export const ReconciliationCompleted = z.object({
+  /** The span of Vapi's call list this run read (by the calls' updatedAt): from ≤ updatedAt < to. */
+  window: z.object({ from: isoDate, to: isoDate }),
+  /** Calls Vapi listed in the window (plus stuck calls looked up one by one). */
+  listed: z.number().int().nonnegative(),
+  /** Ended calls the log lacked: a CallEnded was appended for each. */
+  recovered: z.number().int().nonnegative(),
+  /** Calls that could not be checked or recovered (the listing stopped, an append or a lookup failed). */
+  failed: z.number().int().nonnegative(),
+  /** False when the listing stopped early; the watermark then stays where it was. */
+  complete: z.boolean(),
+  /** The watermark after this run (ISO): every call updated before it has been seen; null = none yet. */
+  watermark: isoDate.nullable(),
+});
+
 export const eventSchemas = {
   CallEnded,
   CallStatusChanged,
@@ -142,6 +157,7 @@ export const eventSchemas = {
   OrphanDeleted,
   SweepCompleted,
   RecordingMissing,
+  ReconciliationCompleted,
 } as const;
 
 export type EventType = keyof typeof eventSchemas;
@@ -160,3 +176,4 @@ export function validateEventData(type: string, data: unknown): { ok: true; data
 
 export const callStream = (callId: string) => `call-${callId}`;
 export const sweepStream = (date: string) => `sweep-${date}`;
+export const reconcileStream = (date: string) => `reconcile-${date}`;

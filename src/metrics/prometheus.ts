@@ -59,6 +59,7 @@ export function createCallrecMetrics(opts: { defaultMetrics?: boolean } = {}): C
   const lastSweep = new Gauge({ name: 'callrec_sweep_last_run_timestamp_seconds', help: 'When the last (non-dry) sweep of this instance finished', registers: [registry] });
   const lastSweepScanned = new Gauge({ name: 'callrec_sweep_last_scanned_objects', help: 'Objects scanned by the last sweep', registers: [registry] });
   const lastSweepDuration = new Gauge({ name: 'callrec_sweep_last_duration_seconds', help: 'Duration of the last sweep', registers: [registry] });
+  const recovered = new Counter({ name: 'callrec_calls_recovered_total', help: 'Calls whose webhook was missed and that the reconciler recovered from Vapi\'s call list (CallEnded appended by this instance)', registers: [registry] });
   const urlRejections = new Counter({ name: 'callrec_signed_url_rejections_total', help: 'Recording URL requests refused for an expired or invalid signature', labelNames: ['reason'], registers: [registry] });
 
   let lagSource: (() => Promise<Record<string, number>>) | undefined;
@@ -113,6 +114,7 @@ export function createCallrecMetrics(opts: { defaultMetrics?: boolean } = {}): C
         const outcome = OUTCOMES[e.type];
         if (outcome) outcomes.inc({ outcome });
         if (e.type === 'UploadRetryScheduled') retries.inc();
+        if (e.type === 'CallEnded' && e.metadata.actor === 'system:reconciler') recovered.inc();
       }
     },
     recordSweep(r) {

@@ -1,5 +1,6 @@
 import { silentLogger, type Logger } from '../log.ts';
 import { VapiApiError, type Assistant, type VapiClient, type VapiError } from './restClient.ts';
+import { serverBackoffPatch, type BackoffAction } from './serverBackoff.ts';
 
 /**
  * Makes sure `artifactPlan.recordingEnabled` is true on every Vapi assistant.
@@ -20,6 +21,8 @@ export interface EnsureRecordingRow {
   /** `artifactPlan.recordingEnabled` as found; null when unset. */
   before: boolean | null;
   action: EnsureRecordingAction;
+  /** With `serverRetries`: what happened to `server.backoffPlan`. */
+  backoff?: BackoffAction;
   error?: string;
 }
 
@@ -29,6 +32,8 @@ export interface EnsureRecordingSummary {
   unchanged: number;
   failed: number;
   wouldEnable: number;
+  /** With `serverRetries`: assistants whose server.backoffPlan was set (or, dry run, would be). */
+  backoffSet?: number;
 }
 
 export interface EnsureRecordingResult {
@@ -46,6 +51,8 @@ export interface EnsureRecordingOptions {
   logger?: Logger;
   /** PATCHes in flight at once; default 4. */
   concurrency?: number;
+  /** Opt-in: also set each assistant's `server.backoffPlan` to this many exponential retries. */
+  serverRetries?: number;
 }
 
 function recordingFlag(a: Assistant): boolean | null {
@@ -57,24 +64,27 @@ async function enableOne(
   a: Assistant,
   client: EnsureRecordingOptions['client'],
   logger: Logger,
+  server?: Record<string, unknown>,
 ): Promise<EnsureRecordingRow> {
-  const base = { assistantId: a.id, name: a.name ?? '', before: recordingFlag(a) };
+  const before = recordingFlag(a);
+  const base = { assistantId: a.id, name: a.name ?? '', before, ...(server ? { backoff: 'set' as const } : {}) };
   const existingPlan = a.artifactPlan && typeof a.artifactPlan === 'object' ? a.artifactPlan : {};
   try {
-    const res = await client.updateAssistant(a.id, { artifactPlan: { ...existingPlan, recordingEnabled: true } });
+    const patch = { ...(before === true ? {} : { artifactPlan: { ...existingPlan, recordingEnabled: true } }), ...(server ? { server } : {}) };
+    const res = await client.updateAssistant(a.id, patch);
     if (!res.ok) {
       logger.error({ assistantId: a.id, errorCode: res.error.code, status: res.error.status }, 'enabling recording failed');
-      return { ...base, action: 'failed', error: `${res.error.code}: ${res.error.message}` };
+      return { ...base, ...(server ? { backoff: undefined } : {}), action: 'failed', error: `${res.error.code}: ${res.error.message}` };
     }
     if (res.value.artifactPlan?.recordingEnabled !== true) {
       logger.error({ assistantId: a.id, errorCode: 'invalid_response' }, 'Vapi accepted the update but recording is still off');
-      return { ...base, action: 'failed', error: 'invalid_response: Vapi accepted the update but artifactPlan.recordingEnabled is still not true' };
+      return { ...base, ...(server ? { backoff: undefined } : {}), action: 'failed', error: 'invalid_response: Vapi accepted the update but artifactPlan.recordingEnabled is still not true' };
     }
-    logger.info({ assistantId: a.id }, 'recording enabled');
-    return { ...base, action: 'enabled' };
+    logger.info({ assistantId: a.id, backoff: base.backoff }, 'assistant updated');
+    return { ...base, action: before === true ? 'unchanged' : 'enabled' };
   } catch (err) {
     logger.error({ assistantId: a.id, errorCode: 'internal', err }, 'enabling recording failed');
-    return { ...base, action: 'failed', error: `internal: ${err instanceof Error ? err.message : String(err)}` };
+    return { ...base, ...(server ? { backoff: undefined } : {}), action: 'failed', error: `internal: ${err instanceof Error ? err.message : String(err)}` };
   }
 }
 
@@ -95,10 +105,16 @@ export async function ensureRecordingEnabled(options: EnsureRecordingOptions): P
 
   const rows: EnsureRecordingRow[] = new Array(assistants.length);
   const todo: number[] = [];
+  const servers: Array<Record<string, unknown> | undefined> = new Array(assistants.length);
+  const backoffs: Array<{ backoff?: BackoffAction }> = new Array(assistants.length);
   assistants.forEach((a, i) => {
     const before = recordingFlag(a);
-    if (before === true) rows[i] = { assistantId: a.id, name: a.name ?? '', before, action: 'unchanged' };
-    else if (dryRun) rows[i] = { assistantId: a.id, name: a.name ?? '', before, action: 'would-enable' };
+    const bp = options.serverRetries === undefined ? undefined : serverBackoffPatch(a, options.serverRetries);
+    const backoff: { backoff?: BackoffAction } = bp === undefined ? {} : { backoff: typeof bp === 'object' ? (dryRun ? 'would-set' : 'set') : bp };
+    if (typeof bp === 'object') servers[i] = bp.server;
+    backoffs[i] = backoff;
+    if (before === true && !servers[i]) rows[i] = { assistantId: a.id, name: a.name ?? '', before, action: 'unchanged', ...backoff };
+    else if (dryRun) rows[i] = { assistantId: a.id, name: a.name ?? '', before, action: before === true ? 'unchanged' : 'would-enable', ...backoff };
     else todo.push(i);
   });
 
@@ -106,7 +122,7 @@ export async function ensureRecordingEnabled(options: EnsureRecordingOptions): P
   const worker = async () => {
     while (next < todo.length) {
       const i = todo[next++]!;
-      rows[i] = await enableOne(assistants[i]!, client, logger);
+      rows[i] = { ...backoffs[i], ...(await enableOne(assistants[i]!, client, logger, servers[i])) };
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, todo.length) }, worker));
@@ -117,7 +133,9 @@ export async function ensureRecordingEnabled(options: EnsureRecordingOptions): P
     else if (r.action === 'unchanged') summary.unchanged++;
     else if (r.action === 'failed') summary.failed++;
     else summary.wouldEnable++;
+    if (r.backoff === 'set' || r.backoff === 'would-set') summary.backoffSet = (summary.backoffSet ?? 0) + 1;
   }
+  if (options.serverRetries !== undefined) summary.backoffSet ??= 0;
   return { rows, summary, dryRun, complete: listError === undefined, ...(listError ? { listError } : {}) };
 }
 
@@ -132,12 +150,14 @@ const width = (s: string) => [...s].length;
 
 /** A plain, aligned text table of a result, for the CLI. */
 export function formatEnsureRecordingTable(result: EnsureRecordingResult): string {
-  const header = ['ASSISTANT ID', 'NAME', 'BEFORE', 'ACTION', 'ERROR'];
+  const withBackoff = result.summary.backoffSet !== undefined;
+  const header = ['ASSISTANT ID', 'NAME', 'BEFORE', 'ACTION', ...(withBackoff ? ['BACKOFF'] : []), 'ERROR'];
   const body = result.rows.map((r) => [
     cell(r.assistantId, 64),
     cell(r.name, 40),
     r.before === null ? 'unset' : String(r.before),
     r.action,
+    ...(withBackoff ? [r.backoff ?? ''] : []),
     cell(r.error ?? '', 200),
   ]);
   const all = [header, ...body];
@@ -153,7 +173,7 @@ export function formatEnsureRecordingTable(result: EnsureRecordingResult): strin
   out.push('');
   out.push(
     `total ${s.total}, enabled ${s.enabled}, unchanged ${s.unchanged}, ` +
-      `would enable ${s.wouldEnable}, failed ${s.failed}${result.dryRun ? ' (dry run: nothing was changed)' : ''}`,
+      `would enable ${s.wouldEnable}, failed ${s.failed}${withBackoff ? `, server retries set on ${s.backoffSet}` : ''}${result.dryRun ? ' (dry run: nothing was changed)' : ''}`,
   );
   if (!result.complete) {
     const e = result.listError;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { silentLogger, type Logger } from '../log.ts';
+import type { Logger } from '../log.ts';
 import type { ValueResult } from '../result.ts';
+import { createVapiRequester, type VapiRequester } from './vapiHttp.ts';
 
 /**
  * The Vapi REST client: the assistants it needs to keep recording on, and the authenticated
@@ -144,156 +145,25 @@ export interface VapiClient {
   updateAssistant(id: string, patch: AssistantPatch): Promise<VapiResult<Assistant>>;
   /** Where to GET a call's recording (Vapi answers with a redirect to a short-lived URL) and with which headers. */
   recordingUrl(callId: string, channel?: RecordingChannel): RecordingRequest;
+  /** The retrying JSON request other Vapi resources (calls: listCalls.ts) are read through. */
+  readonly http: VapiRequester;
 }
-
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function clampPageSize(n: number | undefined): number {
   if (n === undefined || !Number.isFinite(n)) return MAX_ASSISTANT_PAGE_SIZE;
   return Math.min(MAX_ASSISTANT_PAGE_SIZE, Math.max(1, Math.floor(n)));
 }
 
-/** `Retry-After` as milliseconds from now: delta seconds or an HTTP date; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | null, now: number): number | undefined {
-  if (value === null) return undefined;
-  const text = value.trim();
-  if (text === '') return undefined;
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
-  const at = Date.parse(text);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - now);
-}
-
-function codeForStatus(status: number): VapiErrorCode {
-  if (status === 400 || status === 422) return 'bad_request';
-  if (status === 401) return 'unauthorized';
-  if (status === 403) return 'forbidden';
-  if (status === 404) return 'not_found';
-  if (status === 429) return 'rate_limited';
-  if (status >= 500) return 'server_error';
-  return 'http_error';
-}
-
-/** The human part of a Vapi error body (`{ message: string | string[], error, statusCode }`), cut short. */
-function describeErrorBody(text: string): string {
-  let detail = text;
-  try {
-    const body = JSON.parse(text) as unknown;
-    if (body && typeof body === 'object') {
-      const b = body as Record<string, unknown>;
-      const msg = Array.isArray(b.message) ? b.message.join('; ') : b.message;
-      if (typeof msg === 'string' && msg !== '') detail = msg;
-      else if (typeof b.error === 'string') detail = b.error;
-    }
-  } catch {
-    // not JSON: keep the text
-  }
-  detail = detail.replace(/\s+/g, ' ').trim();
-  return detail.length > 300 ? `${detail.slice(0, 300)}…` : detail;
-}
-
-function isTimeout(err: unknown): boolean {
-  return err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-}
+export { parseRetryAfter } from './vapiHttp.ts';
 
 export function createVapiClient(options: VapiClientOptions): VapiClient {
   if (typeof options.apiKey !== 'string' || options.apiKey.trim() === '') {
     throw new TypeError('createVapiClient: apiKey is required');
   }
   const baseUrl = (options.baseUrl ?? DEFAULT_VAPI_BASE_URL).replace(/\/+$/, '');
-  const apiKey = options.apiKey;
-  const doFetch = options.fetch ?? globalThis.fetch;
-  const sleep = options.sleep ?? defaultSleep;
-  const maxRetries = Math.max(0, Math.floor(options.maxRetries ?? 5));
-  const logger = options.logger ?? silentLogger;
   const defaultPageSize = clampPageSize(options.pageSize);
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  const baseDelayMs = options.baseDelayMs ?? 500;
-  const maxDelayMs = options.maxDelayMs ?? 30_000;
-  const maxRetryAfterMs = options.maxRetryAfterMs ?? 120_000;
-  const now = options.now ?? Date.now;
-  const random = options.random ?? Math.random;
-
-  const authHeaders = (): Record<string, string> => ({ authorization: `Bearer ${apiKey}` });
-
-  function backoff(retry: number): number {
-    const step = Math.min(maxDelayMs, baseDelayMs * 2 ** retry);
-    return Math.round(step / 2 + random() * (step / 2));
-  }
-
-  /**
-   * One logical request with retries. Resolves to the parsed JSON body of a 2xx answer.
-   * `path` is relative to baseUrl and must already be encoded.
-   */
-  async function requestJson(method: 'GET' | 'PATCH', path: string, body?: unknown): Promise<VapiResult<unknown>> {
-    const url = `${baseUrl}${path}`;
-    const headers: Record<string, string> = { ...authHeaders(), accept: 'application/json' };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-
-    let attempts = 0;
-    for (let retry = 0; ; retry++) {
-      attempts++;
-      let failure: VapiError;
-      let delay: number | undefined;
-      try {
-        const res = await doFetch(url, {
-          method,
-          headers,
-          body: payload,
-          redirect: 'manual', // the JSON API does not redirect; a 3xx is reported as http_error, never followed
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        const text = await res.text();
-        if (res.ok) {
-          try {
-            return { ok: true, value: text === '' ? null : (JSON.parse(text) as unknown) };
-          } catch {
-            return {
-              ok: false,
-              error: { code: 'invalid_response', message: `${method} ${path}: the answer is not JSON`, status: res.status, retryable: false, attempts },
-            };
-          }
-        }
-        const code = codeForStatus(res.status);
-        failure = {
-          code,
-          message: `Vapi answered ${res.status} to ${method} ${path}: ${describeErrorBody(text) || res.statusText}`,
-          status: res.status,
-          retryable: code === 'rate_limited' || code === 'server_error',
-          attempts,
-        };
-        if (!failure.retryable) return { ok: false, error: failure };
-        if (res.status === 429) {
-          const asked = parseRetryAfter(res.headers.get('retry-after'), now());
-          if (asked !== undefined && asked > maxRetryAfterMs) {
-            return {
-              ok: false,
-              error: { ...failure, message: `${failure.message} (Retry-After asks for ${Math.ceil(asked / 1000)} s, more than the ${Math.round(maxRetryAfterMs / 1000)} s we wait)` },
-            };
-          }
-          delay = asked;
-        }
-      } catch (err) {
-        const timedOut = isTimeout(err);
-        failure = {
-          code: timedOut ? 'timeout' : 'network_error',
-          message: timedOut
-            ? `${method} ${path}: no answer from Vapi within ${timeoutMs} ms`
-            : `${method} ${path}: ${err instanceof Error ? err.message : String(err)}`,
-          retryable: true,
-          attempts,
-        };
-      }
-      if (retry >= maxRetries) return { ok: false, error: failure };
-      const wait = delay ?? backoff(retry);
-      logger.warn(
-        { method, path, status: failure.status, errorCode: failure.code, attempt: attempts, delayMs: wait },
-        'vapi request will be retried',
-      );
-      await sleep(wait);
-    }
-  }
+  const http = createVapiRequester(baseUrl, options);
+  const { requestJson, authHeaders } = http;
 
   function invalid(path: string, issue: z.ZodError): VapiError {
     const first = issue.issues[0];
@@ -412,5 +282,5 @@ export function createVapiClient(options: VapiClientOptions): VapiClient {
     return { url: `${baseUrl}/call/${encodeURIComponent(callId)}/${suffix}`, headers: authHeaders() };
   }
 
-  return { baseUrl, listAssistants, listAssistantsPage, getAssistant, updateAssistant, recordingUrl };
+  return { baseUrl, http, listAssistants, listAssistantsPage, getAssistant, updateAssistant, recordingUrl };
 }

@@ -127,6 +127,9 @@ test('GET / is the page: strict CSP, scripts from files only; development sign-i
   assert.is(await page.textContent('#who-text'), 'alice · default · member');
   await page.waitForSelector('#metrics .metric[data-metric="upload_success_rate"]');
   assert.ok((await page.$$('#metrics .metric')).length >= 5);
+  // calls recovered by reconciliation (missed webhooks): a card and a total
+  await page.waitForSelector('#metrics .metric[data-metric="calls_recovered"]');
+  assert.match((await page.textContent('#metrics .totals')) ?? '', 'Recovered');
   assert.equal(log.pageErrors, []);
 });
 

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { FakeCall } from './vapiCalls.ts';
 
 /**
  * A local stand-in for the part of Vapi's REST API that callrec uses, speaking HTTP on 127.0.0.1:
@@ -10,6 +11,8 @@ import type { AddressInfo } from 'node:net';
  * - `GET /assistant/:id`, `PATCH /assistant/:id` (JSON; top-level fields are replaced, so a nested
  *   `artifactPlan` sent without its other fields loses them, as on Vapi; `id`, `orgId`, `createdAt`,
  *   `updatedAt` in the body are a 400).
+ * - `GET /call?limit&createdAtGt/Ge/Lt/Le&updatedAtGt/Ge/Lt/Le` → bare JSON array of calls, newest
+ *   `createdAt` first; `limit` defaults to 100 and must be 1..1000. `GET /call/:id` → one call or 404.
  * - `GET /call/:id/mono-recording` and `/stereo-recording` → 302 to the configured URL, 404 for
  *   an unknown call.
  * - A wrong or missing `Authorization: Bearer <apiKey>` is a 401 everywhere.
@@ -42,6 +45,8 @@ export interface FaultMatch {
   method?: string;
   /** Exact path (without query) or a pattern tested against it. */
   path?: string | RegExp;
+  /** Let this many matching requests through before the fault starts. */
+  skip?: number;
 }
 
 export type FakeRecording = string | { mono?: string; stereo?: string };
@@ -52,6 +57,8 @@ export interface FakeVapiApiOptions {
   assistants?: number | FakeAssistant[];
   /** Recording redirect targets by call id; a string serves both mono and stereo. */
   recordings?: Record<string, FakeRecording>;
+  /** Calls served by `GET /call` and `GET /call/:id` (copied); see vapiCalls.ts for makers. */
+  calls?: FakeCall[];
 }
 
 export interface FakeVapiApi {
@@ -62,6 +69,8 @@ export interface FakeVapiApi {
   assistants: Map<string, FakeAssistant>;
   /** Live redirect targets by call id. */
   recordings: Map<string, FakeRecording>;
+  /** Live calls by id; tests may add, end or remove calls. */
+  calls: Map<string, FakeCall>;
   /** PATCH /assistant/:id requests that were applied (2xx). */
   readonly patchCount: number;
   /** Every request, in arrival order. */
@@ -70,6 +79,8 @@ export interface FakeVapiApi {
   rateLimitNext(n: number, retryAfter?: number | string, match?: FaultMatch): void;
   /** The next `n` authorised requests (matching `match`, if given) get `status`. `n` may be Infinity. */
   failNext(n: number, status: number, match?: FaultMatch): void;
+  /** Drops every pending fault (an endless failNext included). */
+  clearFaults(): void;
 }
 
 const ORG_ID = '9d3c6b1e-2f4a-4e57-8a90-1b2c3d4e5f60';
@@ -139,13 +150,14 @@ const statusText: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
-type Fault = { kind: 'rate-limit' | 'fail'; remaining: number; status: number; retryAfter?: number | string; match?: FaultMatch };
+type Fault = { kind: 'rate-limit' | 'fail'; remaining: number; status: number; retryAfter?: number | string; match?: FaultMatch; skip?: number };
 
 export async function startFakeVapiApi(options: FakeVapiApiOptions): Promise<FakeVapiApi> {
   const expectedAuth = sha(`Bearer ${options.apiKey}`);
   const initial = typeof options.assistants === 'number' ? makeFakeAssistants(options.assistants) : (options.assistants ?? []);
   const assistants = new Map<string, FakeAssistant>(initial.map((a) => [a.id, structuredClone(a)]));
   const recordings = new Map<string, FakeRecording>(Object.entries(options.recordings ?? {}));
+  const calls = new Map<string, FakeCall>((options.calls ?? []).map((c) => [c.id, structuredClone(c)]));
   const requests: FakeRequest[] = [];
   const faults: Fault[] = [];
   let patchCount = 0;
@@ -171,6 +183,11 @@ export async function startFakeVapiApi(options: FakeVapiApiOptions): Promise<Fak
   }
 
   function listAssistants(query: URLSearchParams, res: ServerResponse): number {
+    return listSorted([...assistants.values()], ['createdAt'], query, res);
+  }
+
+  /** A Vapi list endpoint: limit 1..1000 (default 100), date filters on `fields`, newest createdAt first. */
+  function listSorted(items: Array<{ id: string; createdAt: string; updatedAt?: string }>, fields: Array<'createdAt' | 'updatedAt'>, query: URLSearchParams, res: ServerResponse): number {
     const rawLimit = query.get('limit');
     const limit = rawLimit === null ? 100 : Number(rawLimit);
     if (!Number.isInteger(limit) || limit < 1) {
@@ -181,25 +198,28 @@ export async function startFakeVapiApi(options: FakeVapiApiOptions): Promise<Fak
       sendError(res, 400, ['limit must not be greater than 1000']);
       return 400;
     }
-    const bounds: Array<[string, (a: number, b: number) => boolean]> = [
-      ['createdAtLt', (a, b) => a < b],
-      ['createdAtLe', (a, b) => a <= b],
-      ['createdAtGt', (a, b) => a > b],
-      ['createdAtGe', (a, b) => a >= b],
+    const ops: Array<[string, (a: number, b: number) => boolean]> = [
+      ['Lt', (a, b) => a < b],
+      ['Le', (a, b) => a <= b],
+      ['Gt', (a, b) => a > b],
+      ['Ge', (a, b) => a >= b],
     ];
-    const filters: Array<(ms: number) => boolean> = [];
-    for (const [name, cmp] of bounds) {
-      const v = query.get(name);
-      if (v === null) continue;
-      const ms = Date.parse(v);
-      if (Number.isNaN(ms)) {
-        sendError(res, 400, [`${name} must be a valid ISO 8601 date string`]);
-        return 400;
+    const filters: Array<(a: { createdAt: string; updatedAt?: string }) => boolean> = [];
+    for (const field of fields) {
+      for (const [op, cmp] of ops) {
+        const name = `${field}${op}`;
+        const v = query.get(name);
+        if (v === null) continue;
+        const ms = Date.parse(v);
+        if (Number.isNaN(ms)) {
+          sendError(res, 400, [`${name} must be a valid ISO 8601 date string`]);
+          return 400;
+        }
+        filters.push((a) => cmp(Date.parse(a[field] ?? a.createdAt), ms));
       }
-      filters.push((x) => cmp(x, ms));
     }
-    const page = [...assistants.values()]
-      .filter((a) => filters.every((f) => f(Date.parse(a.createdAt))))
+    const page = items
+      .filter((a) => filters.every((f) => f(a)))
       .sort((x, y) => Date.parse(y.createdAt) - Date.parse(x.createdAt) || (x.id < y.id ? 1 : x.id > y.id ? -1 : 0))
       .slice(0, limit);
     sendJson(res, 200, page);
@@ -256,7 +276,11 @@ export async function startFakeVapiApi(options: FakeVapiApiOptions): Promise<Fak
       return;
     }
 
-    const fault = faults.find((f) => f.remaining > 0 && matches(f.match, method, path));
+    let fault = faults.find((f) => f.remaining > 0 && matches(f.match, method, path));
+    if (fault && (fault.skip ?? 0) > 0) {
+      fault.skip!--;
+      fault = undefined;
+    }
     if (fault) {
       fault.remaining--;
       entry.status = fault.status;
@@ -289,6 +313,13 @@ export async function startFakeVapiApi(options: FakeVapiApiOptions): Promise<Fak
         entry.status = 404;
         sendError(res, 404, `Cannot ${method} ${path}`);
       }
+    } else if (path === '/call' && method === 'GET') {
+      entry.status = listSorted([...calls.values()], ['createdAt', 'updatedAt'], u.searchParams, res);
+    } else if (method === 'GET' && (m = path.match(/^\/call\/([^/]+)$/))) {
+      const c = calls.get(decodeURIComponent(m[1]!));
+      entry.status = c ? 200 : 404;
+      if (c) sendJson(res, 200, c);
+      else sendError(res, 404, 'Not Found');
     } else if (method === 'GET' && (m = path.match(/^\/call\/([^/]+)\/(mono|stereo)-recording$/))) {
       const rec = recordings.get(decodeURIComponent(m[1]!));
       const target = typeof rec === 'string' ? rec : rec?.[m[2] as 'mono' | 'stereo'];
@@ -322,15 +353,19 @@ export async function startFakeVapiApi(options: FakeVapiApiOptions): Promise<Fak
     url: `http://127.0.0.1:${port}`,
     assistants,
     recordings,
+    calls,
     requests,
     get patchCount() {
       return patchCount;
     },
     rateLimitNext(n, retryAfter, match) {
-      faults.push({ kind: 'rate-limit', remaining: n, status: 429, retryAfter, match });
+      faults.push({ kind: 'rate-limit', remaining: n, status: 429, retryAfter, match, skip: match?.skip });
     },
     failNext(n, status, match) {
-      faults.push({ kind: 'fail', remaining: n, status, match });
+      faults.push({ kind: 'fail', remaining: n, status, match, skip: match?.skip });
+    },
+    clearFaults() {
+      faults.length = 0;
     },
     close() {
       return new Promise<void>((resolve) => {

@@ -82,7 +82,7 @@ test('org-scoped success metrics and daily analytics', async ({ svc }) => {
   assert.is(a.body.org, 'org-a');
   assert.is(a.body.to, today());
   const m = Object.fromEntries(a.body.metrics.map((x: any) => [x.name, x]));
-  assert.equal(Object.keys(m), ['upload_success_rate', 'url_expiry_errors', 'orphaned_recordings', 'average_recording_size', 'download_count', 'failed_upload_retry_rate']);
+  assert.equal(Object.keys(m), ['upload_success_rate', 'url_expiry_errors', 'orphaned_recordings', 'average_recording_size', 'download_count', 'failed_upload_retry_rate', 'calls_recovered']);
   assert.equal({ value: m.upload_success_rate.value, target: m.upload_success_rate.target, met: m.upload_success_rate.met }, { value: 1, target: 0.999, met: true });
   assert.equal({ value: m.average_recording_size.value, met: m.average_recording_size.met }, { value: 3_000_000, met: true });
   assert.is(m.download_count.value, 1);

@@ -11,6 +11,7 @@ const LABELS = {
   average_recording_size: 'Average recording size',
   download_count: 'Downloads',
   failed_upload_retry_rate: 'Upload retry rate',
+  calls_recovered: 'Missed webhooks recovered',
 };
 
 /** @type {Record<string, string>} */
@@ -96,6 +97,7 @@ export async function loadMetrics(api, root) {
             ['Recorded', new Intl.NumberFormat().format(t.recordedCalls)],
             ['Minutes', new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 }).format(t.minutes)],
             ['Stored', formatBytes(t.bytes)],
+            ['Recovered', new Intl.NumberFormat().format(t.recoveredCalls ?? 0)],
           ].map(([k, v]) => h('li', {}, h('span', { class: 'total-value', text: v }), h('span', { class: 'total-name', text: k }))),
         ),
         bars(r.days, r.from, r.to),

@@ -61,6 +61,8 @@ const Day = z.object({
   refreshes: z.number(),
   orphansDeleted: z.number(),
   missingFlagged: z.number(),
+  /** Calls whose webhook was missed, recovered from Vapi's call list by the reconciler. */
+  recoveredCalls: z.number(),
   failuresByReason: z.record(z.string(), z.number()),
 });
 
@@ -92,6 +94,7 @@ export function dayView(d: DailyMetrics) {
     refreshes: d.refreshes,
     orphansDeleted: d.orphans_deleted,
     missingFlagged: d.missing_flagged,
+    recoveredCalls: d.recovered_calls,
     failuresByReason: d.failures_by_reason,
   };
 }

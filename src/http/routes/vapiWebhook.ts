@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type Router from '@koa/router';
 import { decideCallEnded, decideStatusChanged } from '../../commands/callIngest.ts';
 import { createOrgResolver } from '../../commands/orgs.ts';
+import { RECONCILER_ACTOR } from '../../commands/reconcile.ts';
 import { CallrecError } from '../../errors.ts';
+import type { EventStore } from '../../events/port.ts';
 import { EndOfCallReport, Envelope, normaliseReport, normaliseStatus, readCallId, StatusUpdate } from '../../vapi/messages.ts';
 import { verifyWebhook } from '../../vapi/webhookAuth.ts';
 import type { HttpDeps } from '../context.ts';
@@ -73,6 +75,14 @@ export function registerVapiWebhook(router: Router, deps: HttpDeps) {
       throw new CallrecError('database_unavailable', 'the event could not be stored; please retry');
     }
     if (!result.ok) {
+      if (result.error.code === 'event_id_conflict' && (await recordedBy(store, decided.streamId, decided.event.eventId)) === RECONCILER_ACTOR) {
+        // The reconciler recovered this call from Vapi's call list before its report arrived: the same call
+        // under the same event id, built from the Call object rather than the message. Nothing new: a duplicate.
+        log.info({ duplicate: true, recoveredBy: RECONCILER_ACTOR }, 'webhook arrived after the reconciler recovered the call');
+        ctx.status = 200;
+        ctx.body = { ok: true, stored: false, duplicate: true, eventId: decided.event.eventId };
+        return;
+      }
       if (result.error.code === 'event_id_conflict') {
         // Vapi redelivered the message with different content. The first delivery is the recorded fact;
         // answering 2xx stops endless redelivery, and the log line keeps the difference visible.
@@ -88,4 +98,13 @@ export function registerVapiWebhook(router: Router, deps: HttpDeps) {
     ctx.status = 200;
     ctx.body = { ok: true, stored: !result.duplicate, duplicate: result.duplicate, eventId: decided.event.eventId, position: result.positions[0] };
   });
+}
+
+/** Who wrote the stored event with this id (its metadata actor), or undefined when it cannot be read. */
+async function recordedBy(store: EventStore, streamId: string, eventId: string): Promise<string | undefined> {
+  try {
+    return (await store.readStream(streamId)).find((e) => e.eventId === eventId)?.metadata.actor;
+  } catch {
+    return undefined;
+  }
 }

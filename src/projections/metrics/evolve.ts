@@ -20,12 +20,15 @@ export interface DailyMetrics {
   orphans_deleted: number;
   orphan_bytes_deleted: number;
   missing_flagged: number;
+  /** CallEnded written by the reconciler: calls whose webhook was missed. */
+  recovered_calls: number;
   failures_by_reason: Record<string, number>;
 }
 
 export const COUNTER_COLUMNS = [
   'calls', 'recorded_calls', 'duration_ms', 'bytes_uploaded', 'uploads_succeeded', 'uploads_failed', 'retries_scheduled',
   'abandoned', 'fallbacks', 'downloads', 'refreshes', 'orphans_deleted', 'orphan_bytes_deleted', 'missing_flagged',
+  'recovered_calls',
 ] as const satisfies ReadonlyArray<keyof DailyMetrics>;
 
 export type CounterColumn = (typeof COUNTER_COLUMNS)[number];
@@ -88,6 +91,7 @@ export function metricsDeltas(events: RecordedEvent[]): { daily: Map<string, Dai
         const d = e.data as EventData<'CallEnded'>;
         const r = row(e);
         r.calls += 1;
+        if (e.metadata.actor === 'system:reconciler') r.recovered_calls += 1;
         if (d.recordingUrl || d.stereoRecordingUrl) r.recorded_calls += 1;
         if (d.durationSeconds !== null && Number.isFinite(d.durationSeconds)) r.duration_ms += Math.round(d.durationSeconds * 1000);
         break;

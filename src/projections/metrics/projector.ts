@@ -22,6 +22,7 @@ export interface RecordingMetricsDailyTable {
   orphans_deleted: number;
   orphan_bytes_deleted: Int8;
   missing_flagged: number;
+  recovered_calls: number;
   failures_by_reason: unknown;
 }
 

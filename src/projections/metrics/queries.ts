@@ -123,6 +123,7 @@ function check(value: number | null, target: number, comparison: '>=' | '<=' | '
  * - average recording size = bytes uploaded / recordings uploaded; target < 50 MB
  * - download count (no target)
  * - failed-upload retry rate = retries scheduled / (uploaded + abandoned); target < 1 %
+ * - calls recovered = ended calls whose webhook was missed, recovered from Vapi's call list (no target)
  */
 export function successMetrics(totals: DailyMetrics, rejections: UrlRejections, orphans: OrphanStatus): SuccessMetric[] {
   const finished = totals.uploads_succeeded + totals.abandoned;
@@ -136,6 +137,7 @@ export function successMetrics(totals: DailyMetrics, rejections: UrlRejections, 
     m('average_recording_size', 'bytes uploaded / recordings uploaded', ratio(totals.bytes_uploaded, totals.uploads_succeeded), 'bytes', 50 * MB, '<'),
     m('download_count', 'recording URLs handed out for download', totals.downloads, 'count', null, null),
     m('failed_upload_retry_rate', 'retries scheduled / (uploaded + abandoned)', ratio(totals.retries_scheduled, finished), 'ratio', 0.01, '<'),
+    m('calls_recovered', 'ended calls whose webhook was missed, recovered from Vapi\'s call list by the reconciler', totals.recovered_calls, 'count', null, null),
   ];
 }
 
