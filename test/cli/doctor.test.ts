@@ -95,38 +95,35 @@ test('broken storage, a wrong Vapi key and an exposed HOST without secrets: each
   }
 });
 
-test('a database without the callrec schema fails, saying to run callrec migrate', async () => {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'callrec-doctor-'));
-  try {
-    const r = await runCli(['doctor'], { DATA_DIR: dataDir });
-    assert.is(r.code, 1, r.stdout + r.stderr);
-    assert.match(lineOf(r.stdout, 'database'), /^fail .*run callrec migrate/);
-  } finally {
-    await rm(dataDir, { recursive: true, force: true });
-  }
-});
-
-test('an unreachable PostgreSQL fails the database check; the other checks still run', async () => {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'callrec-doctor-'));
+test('unmigrated database, unreachable PostgreSQL, invalid configuration: each named, no secret printed', async () => {
+  const fresh = await mkdtemp(path.join(tmpdir(), 'callrec-doctor-'));
+  const other = await mkdtemp(path.join(tmpdir(), 'callrec-doctor-'));
   try {
     const port = await freePort(); // nothing listens there
-    const r = await runCli(['doctor'], { DATA_DIR: dataDir, DATABASE_URL: `postgres://postgres:pg-password-xyz@127.0.0.1:${port}/callrec` });
-    assert.is(r.code, 1, r.stdout + r.stderr);
-    assert.match(lineOf(r.stdout, 'database'), /^fail .*PostgreSQL \(DATABASE_URL\) is not reachable/);
-    assert.match(lineOf(r.stdout, 'storage'), /^ok /);
-    assert.not.match(r.stdout + r.stderr, /pg-password-xyz/);
-  } finally {
-    await rm(dataDir, { recursive: true, force: true });
-  }
-});
+    // Three independent runs at once (each is a Node process; the file stays well inside its time limit).
+    const [unmigrated, unreachable, invalid] = await Promise.all([
+      runCli(['doctor'], { DATA_DIR: fresh }),
+      runCli(['doctor'], { DATA_DIR: other, DATABASE_URL: `postgres://postgres:pg-password-xyz@127.0.0.1:${port}/callrec` }),
+      runCli(['doctor'], { RECORDING_SIGNING_SECRET: 'short-secret', METRICS_TOKEN: 'tiny-token', PORT: 'eighty' }),
+    ]);
+    assert.is(unmigrated.code, 1, unmigrated.stdout + unmigrated.stderr);
+    assert.match(lineOf(unmigrated.stdout, 'database'), /^fail .*run callrec migrate/);
 
-test('an invalid configuration is one failing line per variable, naming the rule and never the value', async () => {
-  const r = await runCli(['doctor'], { RECORDING_SIGNING_SECRET: 'short-secret', METRICS_TOKEN: 'tiny-token', PORT: 'eighty' });
-  assert.is(r.code, 1);
-  assert.match(r.stdout, /fail {2}configuration +RECORDING_SIGNING_SECRET: must be at least 16 characters/);
-  assert.match(r.stdout, /fail {2}configuration +METRICS_TOKEN: must be at least 16 characters/);
-  assert.match(r.stdout, /fail {2}configuration +PORT: must be a number/);
-  assert.not.match(r.stdout + r.stderr, /short-secret|tiny-token|eighty/);
+    assert.is(unreachable.code, 1, unreachable.stdout + unreachable.stderr);
+    assert.match(lineOf(unreachable.stdout, 'database'), /^fail .*PostgreSQL \(DATABASE_URL\) is not reachable/);
+    assert.match(lineOf(unreachable.stdout, 'storage'), /^ok /, 'the other checks still run');
+    assert.not.match(unreachable.stdout + unreachable.stderr, /pg-password-xyz/);
+
+    // An invalid configuration: one failing line per variable, naming the rule and never the value.
+    assert.is(invalid.code, 1);
+    assert.match(invalid.stdout, /fail {2}configuration +RECORDING_SIGNING_SECRET: must be at least 16 characters/);
+    assert.match(invalid.stdout, /fail {2}configuration +METRICS_TOKEN: must be at least 16 characters/);
+    assert.match(invalid.stdout, /fail {2}configuration +PORT: must be a number/);
+    assert.not.match(invalid.stdout + invalid.stderr, /short-secret|tiny-token|eighty/);
+  } finally {
+    await rm(fresh, { recursive: true, force: true });
+    await rm(other, { recursive: true, force: true });
+  }
 });
 
 test.run();
