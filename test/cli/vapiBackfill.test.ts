@@ -24,7 +24,7 @@ test('backfill: bad arguments name the argument and touch nothing', async () => 
       [[], /--since is required/],
       [['--since', 'last tuesday'], /--since must be an ISO date/],
       [['--since', '2026-02-01', '--until', '2026-01-01'], /must be before --until/],
-      [['--since', '2026-01-01', '--limit', '5'], /unknown option '--limit'/],
+      [['--since', '2026-01-01', '--limit', '5'], /unknown option --limit for callrec vapi backfill/],
       [['--since'], /--since/],
     ] as Array<[string[], RegExp]>) {
       const r = await runCli(['vapi', 'backfill', ...args], env);
