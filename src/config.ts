@@ -85,6 +85,17 @@ const fields = z
     /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; unset = open. */
     METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     SSE_HEARTBEAT_SECONDS: int(1, 3600).default(15),
+    /** A resume from further behind than this many events gets a `reset` (refetch) instead of a replay. */
+    SSE_MAX_REPLAY_EVENTS: int(1, 10_000_000).default(10_000),
+
+    /** SIGTERM: how long requests in flight may take to finish before their connections are cut. */
+    SHUTDOWN_GRACE_SECONDS: int(0, 3600).default(25),
+    /** Longest wait for the database (connect, free connection, statement, queued append) before a 503. */
+    DATABASE_STATEMENT_TIMEOUT_MS: int(100, 600_000).default(5000),
+    /** A webhook body not fully received after this gets 408 and its connection closed. */
+    WEBHOOK_BODY_TIMEOUT_MS: int(100, 600_000).default(10_000),
+    /** Appends waiting for the group commit; beyond this, webhooks get 503 with Retry-After at once. */
+    APPEND_QUEUE_MAX: int(1, 1_000_000).default(2000),
   });
 
 const schema = fields.superRefine((c, ctx) => {

@@ -8,6 +8,7 @@ import { migrate } from './db/migrate.ts';
 import { createOrgResolver, loadOrgMapFile, type OrgResolver } from './commands/orgs.ts';
 import type { EventStore } from './events/port.ts';
 import { createPostgresEventStore } from './events/postgres/store.ts';
+import { countOrgEventsAfter, readOrgEventsPage } from './events/postgres/readOrgEvents.ts';
 import { createHttpApp } from './http/app.ts';
 import type { HttpDeps } from './http/context.ts';
 import { registerApi } from './http/openapi/registry.ts';
@@ -24,6 +25,7 @@ import { registerMetricsApi } from './http/routes/metrics.ts';
 import { registerDashboard } from './http/routes/dashboard.ts';
 import { registerDevToken } from './http/routes/devToken.ts';
 import { createOrphanSweepProcess, type OrphanSweepProcess } from './processes/orphanSweep.ts';
+import { createHttpDrainer, type HttpDrainer } from './http/drain.ts';
 
 export interface ServiceOptions {
   logger?: Logger;
@@ -66,11 +68,17 @@ export async function openEventStore(config: Config, database: Database, logger:
     const { createEventStoreDbStore } = await import('./events/eventstoredb/store.ts');
     return createEventStoreDbStore({ connectionString: config.EVENTSTORE_URL, logger });
   }
-  return createPostgresEventStore(database, { logger });
+  // Appends wait in a bounded queue (APPEND_QUEUE_MAX), each at most DATABASE_STATEMENT_TIMEOUT_MS before being sent.
+  return createPostgresEventStore(database, { logger, maxQueued: config.APPEND_QUEUE_MAX, queueTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS });
 }
 
 export async function openDatabase(config: Config): Promise<Database> {
-  return connectDatabase({ databaseUrl: config.DATABASE_URL, pgliteDir: config.pgliteDir, poolSize: config.DATABASE_POOL_SIZE });
+  return connectDatabase({
+    databaseUrl: config.DATABASE_URL,
+    pgliteDir: config.pgliteDir,
+    poolSize: config.DATABASE_POOL_SIZE,
+    statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+  });
 }
 
 /** The composition root: database, migrations, event store, projections, processes and HTTP. */
@@ -143,6 +151,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     logger,
     clock,
     async readiness() {
+      if (drainer?.draining) return { ready: false, checks: { shuttingDown: true } };
       await sql`select 1`.execute(database.db);
       const head = await store.headPosition();
       const positions = await runner.positions();
@@ -153,7 +162,18 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     storage: recordings.storage,
     orgResolver: createOrgResolver(database.db, config.DEFAULT_ORG_ID),
   };
-  const sseHub = opts.http !== false ? createSseHub({ store, logger, heartbeatSeconds: config.SSE_HEARTBEAT_SECONDS }) : undefined;
+  // SSE catch-up reads the caller's org through an index when the log is in Postgres/PGlite.
+  const orgEvents =
+    store.kind === 'eventstoredb'
+      ? undefined
+      : {
+          page: (orgId: string, after: number, limit: number, callId?: string) => readOrgEventsPage(database.db, orgId, after, limit, callId),
+          countAfter: (orgId: string, after: number, cap: number) => countOrgEventsAfter(database.db, orgId, after, cap),
+        };
+  const sseHub =
+    opts.http !== false
+      ? createSseHub({ store, logger, heartbeatSeconds: config.SSE_HEARTBEAT_SECONDS, orgEvents, maxReplayEvents: config.SSE_MAX_REPLAY_EVENTS })
+      : undefined;
   deps.sseHub = sseHub;
   metrics.setSseClientsSource(() => sseHub?.clientCount() ?? 0);
   metrics.setLagSource(async () => {
@@ -165,6 +185,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   if (background) runner.start();
 
   let server: Server | undefined;
+  let drainer: HttpDrainer | undefined;
   let url = '';
   if (opts.http !== false) {
     await sseHub?.start();
@@ -176,6 +197,10 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     ]);
     server = createServer(app.callback());
     server.keepAliveTimeout = 65_000;
+    // Backstops for senders that stall (the webhook route has its own, tighter WEBHOOK_BODY_TIMEOUT_MS).
+    server.headersTimeout = 20_000;
+    server.requestTimeout = Math.max(config.WEBHOOK_BODY_TIMEOUT_MS + 5_000, 30_000);
+    drainer = createHttpDrainer(server);
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
       server!.listen(config.PORT, config.HOST, () => resolve());
@@ -202,13 +227,20 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     metrics,
     sweep,
     async stop() {
-      await sweep.stop();
-      await pipeline.stop();
-      await sseHub?.stop();
-      if (server) {
-        server.closeAllConnections?.();
-        await new Promise<void>((r) => server!.close(() => r()));
+      // /ready turns 503 and the listener closes at once; requests in flight finish (up to
+      // SHUTDOWN_GRACE_SECONDS) while SSE streams are ended cleanly and background work stops at its next
+      // safe point (each process finishes the step it is in); the store closes only after the last request.
+      const background = Promise.all([sweep.stop(), pipeline.stop()]);
+      if (server && drainer) {
+        const { cut, waitedMs } = await drainer.drain(config.SHUTDOWN_GRACE_SECONDS * 1000, async () => {
+          await sseHub?.stop();
+        });
+        if (cut > 0) logger.warn({ cut, errorCode: 'shutting_down' }, `requests still running after SHUTDOWN_GRACE_SECONDS were cut`);
+        else logger.info({ waitedMs }, 'every request in flight finished');
+      } else {
+        await sseHub?.stop();
       }
+      await background;
       await runner.stop();
       await store.close();
       if (!opts.database) await database.close();
