@@ -1,5 +1,5 @@
 // `npm run bench`: every benchmark, each printing its figures beside a baseline measured in the same run.
-// Run one with `npm run bench -- appends` (names: appends, readAll, ingest, pipeline, sse, audio).
+// Run one with `npm run bench -- appends` (names: appends, readAll, ingest, pipeline, sse, audio, flood).
 const all: Array<[string, () => Promise<unknown>]> = [
   ['appends', async () => (await import('./appends.ts')).benchAppends()],
   ['readAll', async () => (await import('./readAll.ts')).benchReadAll()],
@@ -7,6 +7,7 @@ const all: Array<[string, () => Promise<unknown>]> = [
   ['pipeline', async () => (await import('./pipeline.ts')).benchPipeline()],
   ['sse', async () => (await import('./sse.ts')).benchSse()],
   ['audio', async () => (await import('./audio.ts')).benchAudio()],
+  ['flood', async () => (await import('./flood.ts')).benchFlood()],
 ];
 
 const wanted = process.argv.slice(2);

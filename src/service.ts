@@ -203,7 +203,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     drainer = createHttpDrainer(server);
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
-      server!.listen(config.PORT, config.HOST, () => resolve());
+      // A deeper accept backlog than Node's 511, so a burst of connections is queued rather than dropped.
+      server!.listen({ port: config.PORT, host: config.HOST, backlog: 4096 }, () => resolve());
     });
     const addr = server.address() as AddressInfo;
     url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${addr.port}`;

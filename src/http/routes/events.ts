@@ -30,7 +30,10 @@ export const eventsRoute = defineRoute({
     'itself) to get every event you missed exactly once, even across a server restart. `recording_ready` ' +
     '(`{ callId, durationSeconds, bytes, contentType, format, expiresAt, at }`) is sent when the pipeline signed the URL ' +
     'of a freshly uploaded recording; it carries no URL: GET /api/calls/{id}/recording hands it out, audited. ' +
-    `Events: ${SSE_EVENTS.join(', ')}. A heartbeat comment comes every SSE_HEARTBEAT_SECONDS (15 s); \`retry: 3000\`.`,
+    `Events: ${SSE_EVENTS.join(', ')}. A heartbeat comment comes every SSE_HEARTBEAT_SECONDS (15 s); \`retry: 3000\`. ` +
+    'A resume with more than SSE_MAX_REPLAY_EVENTS (10,000) missed events gets `reset` (`{ reason, maxReplayEvents, lastEventId }`, ' +
+    'its id the current head) instead of a replay: refetch your lists, the stream then continues live. Authenticate with ' +
+    '`?ticket=` from POST /api/events/ticket (single use, 60 s), or the Authorization header.',
   tags: ['events'],
   roles: ['member', 'auditor', 'admin'],
   tokenSources: { query: true, cookie: true },
