@@ -68,8 +68,14 @@ export async function openEventStore(config: Config, database: Database, logger:
     const { createEventStoreDbStore } = await import('./events/eventstoredb/store.ts');
     return createEventStoreDbStore({ connectionString: config.EVENTSTORE_URL, logger });
   }
-  // Appends wait in a bounded queue (APPEND_QUEUE_MAX), each at most DATABASE_STATEMENT_TIMEOUT_MS before being sent.
-  return createPostgresEventStore(database, { logger, maxQueued: config.APPEND_QUEUE_MAX, queueTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS });
+  // Appends wait in a bounded queue (APPEND_QUEUE_MAX). On PostgreSQL, one not yet sent after
+  // DATABASE_STATEMENT_TIMEOUT_MS gives up (the server may be unreachable). Embedded PGlite cannot be
+  // unreachable, only busy: its appends wait (webhooks still answer 503 within the timeout, see vapiWebhook.ts).
+  return createPostgresEventStore(database, {
+    logger,
+    maxQueued: config.APPEND_QUEUE_MAX,
+    queueTimeoutMs: database.kind === 'postgres' ? config.DATABASE_STATEMENT_TIMEOUT_MS : undefined,
+  });
 }
 
 export async function openDatabase(config: Config): Promise<Database> {
@@ -89,7 +95,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   await migrate(database);
   if (config.ORG_MAP_FILE) await loadOrgMapFile(database.db, config.ORG_MAP_FILE);
   const metrics = createCallrecMetrics();
-  const store = instrumentStore(await openEventStore(config, database, logger), metrics);
+  const rawStore: EventStore & { queueFull?: () => boolean } = await openEventStore(config, database, logger);
+  const store = instrumentStore(rawStore, metrics);
   const projectors = allProjectors();
   // One lease length for every projector and process of this instance: how soon another takes over.
   const leaseMs = opts.leaseMs ?? config.LEASE_TTL_MS;
@@ -161,6 +168,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     },
     storage: recordings.storage,
     orgResolver: createOrgResolver(database.db, config.DEFAULT_ORG_ID),
+    appendQueueFull: () => rawStore.queueFull?.() ?? false,
   };
   // SSE catch-up reads the caller's org through an index when the log is in Postgres/PGlite.
   const orgEvents =

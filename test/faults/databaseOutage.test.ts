@@ -11,7 +11,7 @@ import { startTcpProxy } from '../support/tcpProxy.ts';
 // The database "stops" (a TCP proxy in front of the shared PostgreSQL is cut: first silently, like a
 // network partition, then with resets, like a stopped server) while webhooks keep arriving. Every webhook
 // gets an answer within DATABASE_STATEMENT_TIMEOUT_MS (503 with Retry-After), senders redeliver with a
-// backoff as Vapi does with a backoffPlan, and after the database is back every call is in the log once.
+// backoff as Vapi does with a backoffPlan (250 ms doubling to 2 s), and after the database is back every call is in the log once.
 // The issue's scenario is 60 s; npm test uses OUTAGE_SECONDS=4 (set OUTAGE_SECONDS=60 to run it in full).
 const OUTAGE_MS = Number(process.env.OUTAGE_SECONDS ?? 4) * 1000;
 const TIMEOUT_MS = 1000;
@@ -64,7 +64,8 @@ if (postgres) {
             assert.ok(res.headers.get('retry-after'), 'a 503 says when to retry');
           } else others.push(`${res.status}`);
           if (attempt > 500) throw new Error(`${id} never acknowledged`);
-          await new Promise((r) => setTimeout(r, 250));
+          // Exponential backoff, as a Vapi backoffPlan does: 250 ms doubling up to 2 s.
+          await new Promise((r) => setTimeout(r, Math.min(2000, 250 * 2 ** attempt)));
         }
       };
 

@@ -31,7 +31,7 @@ interface Pending {
  * The event store on PostgreSQL or embedded PGlite. Appends that arrive while a write is in flight are
  * queued and written together in the next transaction (group commit); each keeps its own checks.
  */
-export function createPostgresEventStore(database: Database, opts: PostgresEventStoreOptions = {}): EventStore {
+export function createPostgresEventStore(database: Database, opts: PostgresEventStoreOptions = {}): EventStore & { queueFull(): boolean } {
   const { db } = database;
   const logger = opts.logger ?? silentLogger;
   const maxBatchEvents = opts.maxBatchEvents ?? 5000;
@@ -111,6 +111,8 @@ export function createPostgresEventStore(database: Database, opts: PostgresEvent
 
   return {
     kind: database.kind,
+    /** True while the append queue holds APPEND_QUEUE_MAX: a webhook can be refused before its body is read. */
+    queueFull: () => opts.maxQueued !== undefined && queue.length >= opts.maxQueued,
     async append(streamId: string, events: NewEvent[], expected: ExpectedRevision = 'any') {
       const checked = prepareEvents(events);
       if (!checked.ok) return checked.result;

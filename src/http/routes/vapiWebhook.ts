@@ -29,6 +29,8 @@ export function registerVapiWebhook(router: Router, deps: HttpDeps) {
     // The shared secret is checked on the headers before the body is read; only HMAC needs the bytes.
     const pre = verifyWebhookHeaders(ctx.req.headers, auth);
     if (pre.ok === false) throw new CallrecError(pre.code, pre.message);
+    // Under a flood, refuse before buffering the body: memory stays bounded, the sender retries later.
+    if (deps.appendQueueFull?.()) throw new CallrecError('overloaded', `${config.APPEND_QUEUE_MAX} appends are already waiting (APPEND_QUEUE_MAX); retry shortly`);
     const raw = await readRawBody(ctx.req, config.WEBHOOK_MAX_BODY_BYTES, config.WEBHOOK_BODY_TIMEOUT_MS);
     if (pre.ok === 'needs_body') {
       const verdict = verifyWebhook(ctx.req.headers, raw, auth, deps.clock());
