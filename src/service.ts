@@ -78,12 +78,13 @@ export async function openEventStore(config: Config, database: Database, logger:
   });
 }
 
-export async function openDatabase(config: Config): Promise<Database> {
+/** `limits: false` for the CLI, whose rebuilds and copies may run statements longer than DATABASE_STATEMENT_TIMEOUT_MS. */
+export async function openDatabase(config: Config, opts: { limits?: boolean } = {}): Promise<Database> {
   return connectDatabase({
     databaseUrl: config.DATABASE_URL,
     pgliteDir: config.pgliteDir,
     poolSize: config.DATABASE_POOL_SIZE,
-    statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+    statementTimeoutMs: opts.limits === false ? undefined : config.DATABASE_STATEMENT_TIMEOUT_MS,
   });
 }
 
