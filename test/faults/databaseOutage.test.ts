@@ -12,8 +12,8 @@ import { startTcpProxy } from '../support/tcpProxy.ts';
 // network partition, then with resets, like a stopped server) while webhooks keep arriving. Every webhook
 // gets an answer within DATABASE_STATEMENT_TIMEOUT_MS (503 with Retry-After), senders redeliver with a
 // backoff as Vapi does with a backoffPlan (250 ms doubling to 2 s), and after the database is back every call is in the log once.
-// The issue's scenario is 60 s; npm test uses OUTAGE_SECONDS=4 (set OUTAGE_SECONDS=60 to run it in full).
-const OUTAGE_MS = Number(process.env.OUTAGE_SECONDS ?? 4) * 1000;
+// The issue's scenario is 60 s; npm test uses OUTAGE_SECONDS=6 (set OUTAGE_SECONDS=60 to run it in full).
+const OUTAGE_MS = Number(process.env.OUTAGE_SECONDS ?? 6) * 1000;
 const TIMEOUT_MS = 1000;
 const test = suite('database outage during webhooks');
 const postgres = (await backends()).some((b) => b.name === 'postgres');
@@ -96,7 +96,9 @@ if (postgres) {
       assert.ok(latencies503.length > 0, 'webhooks during the outage got 503');
       assert.equal(others, [], 'no other status than 200 or 503');
       const slowest = Math.max(...latencies503);
-      assert.ok(slowest <= TIMEOUT_MS + 1500, `every 503 came within DATABASE_STATEMENT_TIMEOUT_MS (+ slack): slowest ${slowest} ms`);
+      // Bounded by the timeout, not by the outage: without it a request hangs as long as the database is away
+      // (and Vapi gives up after 20 s). The slack absorbs a busy shared machine.
+      assert.ok(slowest <= TIMEOUT_MS + 4000 && slowest < OUTAGE_MS / 2 + TIMEOUT_MS, `every 503 came within DATABASE_STATEMENT_TIMEOUT_MS (+ slack): slowest ${slowest} ms`);
 
       const rows = await direct.db.selectFrom('events').select('stream_id').where('type', '=', 'CallEnded').execute();
       const stored = rows.map((r) => r.stream_id);
