@@ -1,5 +1,5 @@
 // `npm run bench`: every benchmark, each printing its figures beside a baseline measured in the same run.
-// Run one with `npm run bench -- appends` (names: appends, readAll, ingest, pipeline, sse, audio, reconcile, scale)
+// Run one with `npm run bench -- appends` (names: appends, readAll, ingest, pipeline, sse, audio, scale, reconcile, flood).
 // Options after a name belong to that benchmark: `npm run bench -- scale --max 100000`.
 const all: Array<[string, () => Promise<unknown>]> = [
   ['appends', async () => (await import('./appends.ts')).benchAppends()],
@@ -10,6 +10,7 @@ const all: Array<[string, () => Promise<unknown>]> = [
   ['audio', async () => (await import('./audio.ts')).benchAudio()],
   ['scale', async () => (await import('./scale.ts')).benchScale()],
   ['reconcile', async () => (await import('./reconcile.ts')).benchReconcile()],
+  ['flood', async () => (await import('./flood.ts')).benchFlood()],
 ];
 
 const args = process.argv.slice(2);

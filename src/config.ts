@@ -94,6 +94,17 @@ const fields = z
     SSE_HEARTBEAT_SECONDS: int(1, 3600).default(15),
     /** true: serve without API/webhook secrets on any address (never in production; see secureDefaults.ts). */
     CALLREC_INSECURE_DEV: bool.default(false),
+    /** A resume from further behind than this many events gets a `reset` (refetch) instead of a replay. */
+    SSE_MAX_REPLAY_EVENTS: int(1, 10_000_000).default(10_000),
+
+    /** SIGTERM: how long requests in flight may take to finish before their connections are cut. */
+    SHUTDOWN_GRACE_SECONDS: int(0, 3600).default(25),
+    /** Longest wait for the database (connect, free connection, statement, queued append) before a 503. */
+    DATABASE_STATEMENT_TIMEOUT_MS: int(100, 600_000).default(5000),
+    /** A webhook body not fully received after this gets 408 and its connection closed. */
+    WEBHOOK_BODY_TIMEOUT_MS: int(100, 600_000).default(10_000),
+    /** Appends waiting for the group commit; beyond this, webhooks get 503 with Retry-After at once. */
+    APPEND_QUEUE_MAX: int(1, 1_000_000).default(2000),
   });
 
 /** Every variable the configuration reads (the .env.example and the README list them all). */

@@ -10,6 +10,7 @@ export const errorCatalog = {
   invalid_id: { status: 400, message: 'The id is not valid' },
   unsupported_media_type: { status: 415, message: 'The content type is not supported' },
   payload_too_large: { status: 413, message: 'The request body is too large' },
+  request_timeout: { status: 408, message: 'The request body did not arrive in time' },
   missing_call_id: { status: 400, message: 'The message has no call.id' },
   // auth
   unauthorized: { status: 401, message: 'Authentication is required' },
@@ -46,6 +47,8 @@ export const errorCatalog = {
   // infrastructure
   database_unavailable: { status: 503, message: 'The database is not reachable' },
   not_ready: { status: 503, message: 'The service is not ready' },
+  overloaded: { status: 503, message: 'Too many writes are waiting; retry shortly' },
+  shutting_down: { status: 503, message: 'This instance is shutting down' },
   audit_failed: { status: 503, message: 'The access could not be audited, so no URL is handed out' },
   storage_unavailable: { status: 503, message: 'Storage is not reachable' },
   auth_unavailable: { status: 503, message: 'The token cannot be checked right now (key set unreachable)' },

@@ -8,6 +8,7 @@ import { migrate } from './db/migrate.ts';
 import { createOrgResolver, loadOrgMapFile, type OrgResolver } from './commands/orgs.ts';
 import type { EventStore } from './events/port.ts';
 import { createPostgresEventStore } from './events/postgres/store.ts';
+import { countOrgEventsAfter, readOrgEventsPage } from './events/postgres/readOrgEvents.ts';
 import { createHttpApp } from './http/app.ts';
 import type { HttpDeps } from './http/context.ts';
 import { registerApi } from './http/openapi/registry.ts';
@@ -28,6 +29,7 @@ import { startEmbeddedMaintenance } from './db/maintenance.ts';
 import { assertSafeToServe, describeSecurityState } from './secureDefaults.ts';
 import { createReconciler, type Reconciler } from './processes/reconciler.ts';
 import { createVapiClient } from './vapi/restClient.ts';
+import { createHttpDrainer, type HttpDrainer } from './http/drain.ts';
 
 export interface ServiceOptions {
   logger?: Logger;
@@ -72,11 +74,24 @@ export async function openEventStore(config: Config, database: Database, logger:
     const { createEventStoreDbStore } = await import('./events/eventstoredb/store.ts');
     return createEventStoreDbStore({ connectionString: config.EVENTSTORE_URL, logger });
   }
-  return createPostgresEventStore(database, { logger });
+  // Appends wait in a bounded queue (APPEND_QUEUE_MAX). On PostgreSQL, one not yet sent after
+  // DATABASE_STATEMENT_TIMEOUT_MS gives up (the server may be unreachable). Embedded PGlite cannot be
+  // unreachable, only busy: its appends wait (webhooks still answer 503 within the timeout, see vapiWebhook.ts).
+  return createPostgresEventStore(database, {
+    logger,
+    maxQueued: config.APPEND_QUEUE_MAX,
+    queueTimeoutMs: database.kind === 'postgres' ? config.DATABASE_STATEMENT_TIMEOUT_MS : undefined,
+  });
 }
 
-export async function openDatabase(config: Config): Promise<Database> {
-  return connectDatabase({ databaseUrl: config.DATABASE_URL, pgliteDir: config.pgliteDir, poolSize: config.DATABASE_POOL_SIZE });
+/** `limits: false` for the CLI, whose rebuilds and copies may run statements longer than DATABASE_STATEMENT_TIMEOUT_MS. */
+export async function openDatabase(config: Config, opts: { limits?: boolean } = {}): Promise<Database> {
+  return connectDatabase({
+    databaseUrl: config.DATABASE_URL,
+    pgliteDir: config.pgliteDir,
+    poolSize: config.DATABASE_POOL_SIZE,
+    statementTimeoutMs: opts.limits === false ? undefined : config.DATABASE_STATEMENT_TIMEOUT_MS,
+  });
 }
 
 /** The composition root: database, migrations, event store, projections, processes and HTTP. */
@@ -89,7 +104,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   await migrate(database);
   if (config.ORG_MAP_FILE) await loadOrgMapFile(database.db, config.ORG_MAP_FILE);
   const metrics = createCallrecMetrics();
-  const store = instrumentStore(await openEventStore(config, database, logger), metrics);
+  const rawStore: EventStore & { queueFull?: () => boolean } = await openEventStore(config, database, logger);
+  const store = instrumentStore(rawStore, metrics);
   const projectors = allProjectors();
   // One lease length for every projector and process of this instance: how soon another takes over.
   const leaseMs = opts.leaseMs ?? config.LEASE_TTL_MS;
@@ -167,6 +183,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     logger,
     clock,
     async readiness() {
+      if (drainer?.draining) return { ready: false, checks: { shuttingDown: true } };
       await sql`select 1`.execute(database.db);
       const head = await store.headPosition();
       const positions = await runner.positions();
@@ -176,8 +193,20 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     },
     storage: recordings.storage,
     orgResolver,
+    appendQueueFull: () => rawStore.queueFull?.() ?? false,
   };
-  const sseHub = opts.http !== false ? createSseHub({ store, logger, heartbeatSeconds: config.SSE_HEARTBEAT_SECONDS }) : undefined;
+  // SSE catch-up reads the caller's org through an index when the log is in Postgres/PGlite.
+  const orgEvents =
+    store.kind === 'eventstoredb'
+      ? undefined
+      : {
+          page: (orgId: string, after: number, limit: number, callId?: string) => readOrgEventsPage(database.db, orgId, after, limit, callId),
+          countAfter: (orgId: string, after: number, cap: number) => countOrgEventsAfter(database.db, orgId, after, cap),
+        };
+  const sseHub =
+    opts.http !== false
+      ? createSseHub({ store, logger, heartbeatSeconds: config.SSE_HEARTBEAT_SECONDS, orgEvents, maxReplayEvents: config.SSE_MAX_REPLAY_EVENTS })
+      : undefined;
   deps.sseHub = sseHub;
   metrics.setSseClientsSource(() => sseHub?.clientCount() ?? 0);
   metrics.setLagSource(async () => {
@@ -189,6 +218,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   if (background) runner.start();
 
   let server: Server | undefined;
+  let drainer: HttpDrainer | undefined;
   let url = '';
   if (opts.http !== false) {
     await sseHub?.start();
@@ -200,9 +230,14 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     ]);
     server = createServer(app.callback());
     server.keepAliveTimeout = 65_000;
+    // Backstops for senders that stall (the webhook route has its own, tighter WEBHOOK_BODY_TIMEOUT_MS).
+    server.headersTimeout = 20_000;
+    server.requestTimeout = Math.max(config.WEBHOOK_BODY_TIMEOUT_MS + 5_000, 30_000);
+    drainer = createHttpDrainer(server);
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
-      server!.listen(config.PORT, config.HOST, () => resolve());
+      // A deeper accept backlog than Node's 511, so a burst of connections is queued rather than dropped.
+      server!.listen({ port: config.PORT, host: config.HOST, backlog: 4096 }, () => resolve());
     });
     const addr = server.address() as AddressInfo;
     url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${addr.port}`;
@@ -230,15 +265,20 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     sweep,
     reconciler,
     async stop() {
-      await reconciler?.stop();
-      await maintenance?.stop();
-      await sweep.stop();
-      await pipeline.stop();
-      await sseHub?.stop();
-      if (server) {
-        server.closeAllConnections?.();
-        await new Promise<void>((r) => server!.close(() => r()));
+      // /ready turns 503 and the listener closes at once; requests in flight finish (up to
+      // SHUTDOWN_GRACE_SECONDS) while SSE streams are ended cleanly and background work stops at its next
+      // safe point (each process finishes the step it is in); the store closes only after the last request.
+      const background = Promise.all([reconciler?.stop(), maintenance?.stop(), sweep.stop(), pipeline.stop()]);
+      if (server && drainer) {
+        const { cut, waitedMs } = await drainer.drain(config.SHUTDOWN_GRACE_SECONDS * 1000, async () => {
+          await sseHub?.stop();
+        });
+        if (cut > 0) logger.warn({ cut, errorCode: 'shutting_down' }, `requests still running after SHUTDOWN_GRACE_SECONDS were cut`);
+        else logger.info({ waitedMs }, 'every request in flight finished');
+      } else {
+        await sseHub?.stop();
       }
+      await background;
       await runner.stop();
       await store.close();
       if (!opts.database) await database.close();

@@ -16,7 +16,7 @@ export interface CliRuntime {
 export async function withRuntime<T>(fn: (rt: CliRuntime) => Promise<T>, opts: { migrate?: boolean } = {}, env = process.env): Promise<T> {
   const config = loadConfig(env);
   const logger = createLogger(env.LOG_LEVEL ?? 'warn');
-  const database = await openDatabase(config);
+  const database = await openDatabase(config, { limits: false });
   try {
     if (opts.migrate !== false) await migrate(database);
     const store = await openEventStore(config, database, logger);

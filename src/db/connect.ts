@@ -8,6 +8,8 @@ import type { DB } from './schema.ts';
 
 // int8 as string is pg's safe default; positions stay far below 2^53 so callers convert with Number().
 const MIGRATION_LOCK = 7_310_001;
+/** pg treats a query_timeout of 0 as "use the pool's": this is "no limit" for the few statements that may wait. */
+const UNLIMITED_MS = 2_147_483_647;
 
 export type DatabaseKind = 'postgres' | 'pglite';
 
@@ -33,17 +35,25 @@ export interface DatabaseOptions {
   poolSize?: number;
   /** Names the connections in pg_stat_activity. */
   applicationName?: string;
+  /**
+   * PostgreSQL only: the longest a connection attempt, a wait for a free pooled connection, or a statement
+   * may take (DATABASE_STATEMENT_TIMEOUT_MS). An unreachable database then fails fast instead of hanging.
+   * Unset: no limit (the CLI's long commands).
+   */
+  statementTimeoutMs?: number;
 }
 
 export async function connectDatabase(opts: DatabaseOptions): Promise<Database> {
-  if (opts.databaseUrl) return connectPostgres(opts.databaseUrl, opts.poolSize ?? 20, opts.applicationName ?? 'callrec');
+  if (opts.databaseUrl) return connectPostgres(opts.databaseUrl, opts.poolSize ?? 20, opts.applicationName ?? 'callrec', opts.statementTimeoutMs);
   return connectPglite(opts.pgliteDir ?? 'memory://');
 }
 
-async function connectPostgres(url: string, poolSize: number, applicationName: string): Promise<Database> {
-  // Connections are kept while idle (pg closes them after 10 s by default): a service under steady load keeps
-  // its connections for weeks, and the benchmarks must measure that, not fresh connections after each pause.
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: applicationName, idleTimeoutMillis: 0 });
+async function connectPostgres(url: string, poolSize: number, applicationName: string, timeoutMs?: number): Promise<Database> {
+  // Server side, statement_timeout ends a statement that waits (locks) or runs too long; client side,
+  // query_timeout gives up on a connection that stopped answering (a cut network never sends an error),
+  // and connectionTimeoutMillis bounds both connecting and waiting for a free pooled connection.
+  const limits = timeoutMs ? { connectionTimeoutMillis: timeoutMs, statement_timeout: timeoutMs, query_timeout: timeoutMs + 500 } : {};
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: applicationName, keepAlive: true, idleTimeoutMillis: 0, ...limits });
   // A dropped connection must not crash the process. Idle clients report to the pool; a client that is
   // checked out reports on itself, and its query fails: the pool discards it and the next query reconnects.
   pool.on('error', () => {});
@@ -57,7 +67,9 @@ async function connectPostgres(url: string, poolSize: number, applicationName: s
       const client = await pool.connect();
       try {
         await client.query('begin');
-        await client.query(script);
+        // A migration (an index on a long log) may take long: no statement limit inside its transaction.
+        await client.query('set local statement_timeout = 0');
+        await client.query({ text: script, query_timeout: UNLIMITED_MS } as pg.QueryConfig);
         await client.query('insert into schema_migrations (name) values ($1)', [name]);
         await client.query('commit');
       } catch (err) {
@@ -70,7 +82,10 @@ async function connectPostgres(url: string, poolSize: number, applicationName: s
     async withMigrationLock(fn) {
       const client = await pool.connect();
       try {
-        await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
+        // Another instance may be migrating: wait for it as long as it takes.
+        await client.query('set statement_timeout = 0');
+        await client.query({ text: 'select pg_advisory_lock($1)', values: [MIGRATION_LOCK], query_timeout: UNLIMITED_MS } as pg.QueryConfig);
+        await client.query('reset statement_timeout');
         try {
           return await fn();
         } finally {

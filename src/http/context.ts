@@ -19,6 +19,8 @@ export interface HttpDeps {
   storage?: RecordingStorage;
   /** The SSE fan-out; absent = GET /api/events answers 503. */
   sseHub?: SseHub;
+  /** True while appends cannot be queued (APPEND_QUEUE_MAX reached): webhooks are refused before their body is read. */
+  appendQueueFull?: () => boolean;
   /** Org of a call from the Vapi ids (cached org_mappings). */
   orgResolver?: OrgResolver;
   [extra: string]: unknown;

@@ -24,6 +24,27 @@ function header(headers: Record<string, string | string[] | undefined>, name: st
   return Array.isArray(v) ? v[0] : v;
 }
 
+export type WebhookPreAuthResult =
+  | { ok: true; method: 'none' | 'secret' }
+  /** Only an HMAC over the body can prove this request: read the body, then verifyWebhook. */
+  | { ok: 'needs_body' }
+  | { ok: false; code: 'invalid_signature'; message: string };
+
+/**
+ * What the headers alone prove, before a byte of the body is read: a shared secret is checked here, so an
+ * unauthenticated sender never gets to stream a body at us. A request that carries HMAC headers (and HMAC
+ * is configured) still needs its body; anything else is refused at once.
+ */
+export function verifyWebhookHeaders(headers: Record<string, string | string[] | undefined>, cfg: WebhookAuthConfig): WebhookPreAuthResult {
+  if (!cfg.secret && !cfg.hmacSecret) return { ok: true, method: 'none' };
+  if (cfg.secret) {
+    const given = header(headers, 'x-vapi-secret') ?? header(headers, 'authorization')?.replace(/^Bearer\s+/i, '');
+    if (given !== undefined && safeEqual(given, cfg.secret)) return { ok: true, method: 'secret' };
+  }
+  if (cfg.hmacSecret && header(headers, 'x-signature') && header(headers, 'x-timestamp')) return { ok: 'needs_body' };
+  return { ok: false, code: 'invalid_signature', message: 'missing or wrong webhook secret / signature' };
+}
+
 /**
  * Authenticates a Vapi webhook on its raw bytes, before anything is parsed. With both a secret and an
  * HMAC secret configured, either proof is accepted. With neither, every request is accepted (local use;

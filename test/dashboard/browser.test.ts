@@ -64,6 +64,7 @@ test.before(async () => {
     RECORDING_URL_EXPIRY_SECONDS: String(URL_LIFETIME),
     UPLOAD_RETRY_DELAYS_MIN: '0.05',
     UPLOAD_RETRY_POLL_SECONDS: '1',
+    SSE_MAX_REPLAY_EVENTS: '20',
   }, { recordingPipeline: true });
   assert.ok(service.config.devAuth, 'no AUTH_JWT_SECRET: development sign-in is on');
   browser = await launchBrowser();
@@ -337,13 +338,51 @@ test('a dropped live connection: the page reconnects with Last-Event-ID and gets
     await page.waitForSelector('#live[data-state="live"]');
     const resumed = log.eventStreams.slice(streams);
     assert.ok(resumed.length >= 1, 'reconnected');
-    assert.match(resumed[0]!.header ?? '', /^\d+$/, 'the browser sent Last-Event-ID');
+    assert.match(resumed[0]!.param ?? '', /^\d+$/, 'the page resumed after the last event it saw (lastEventId)');
+    // Every stream was opened with a fresh single-use ticket, never with the JWT in the URL.
+    const opened = log.requests.filter((r) => r.startsWith('GET /api/events?'));
+    assert.ok(opened.length >= 2 && opened.every((r) => /[?&]ticket=[A-Za-z0-9_-]{43}/.test(r) && !r.includes('access_token')), opened.join('\n'));
+    assert.is(new Set(opened.map((r) => /ticket=([^&]+)/.exec(r)![1])).size, opened.length, 'a new ticket each time');
     const quietResumed = quiet.log.eventStreams.slice(quietStreams);
     assert.ok(quietResumed.length >= 1, 'the quiet page reconnected');
     assert.match(quietResumed[0]!.param ?? '', /^\d+$/, 'the quiet page resumed after a position it had shown');
     assert.is(await page.$eval('#calls-body tr', (tr) => (tr as HTMLElement).dataset.callId), callId);
   } finally {
     await quiet.context.close();
+  }
+});
+
+test('too far behind for a replay: the server sends `reset` and the page refetches its list', async () => {
+  const { page, log } = member!;
+  await page.evaluate(() => (location.hash = '#/'));
+  await page.waitForSelector('#live[data-state="live"]');
+  // Hold the page's reconnection until more than SSE_MAX_REPLAY_EVENTS (20) events have happened.
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  await page.route('**/api/events/ticket', async (route) => {
+    await held;
+    await route.continue();
+  });
+  try {
+    const streams = log.eventStreams.length;
+    service!.server!.closeAllConnections();
+    await page.waitForSelector('#live:not([data-state="live"])', { timeout: 5000 });
+    const ids: string[] = [];
+    for (let i = 0; i < 25; i++) {
+      const { body, callId } = endOfCallReport({ recordingUrl: null, summary: `Missed while away ${i}.`, transcript: 'User: hello?' });
+      await post(body);
+      ids.push(callId);
+    }
+    const listsBefore = log.requests.filter((r) => r.startsWith('GET /api/calls?') || r === 'GET /api/calls').length;
+    release();
+    await page.waitForSelector('#live[data-state="live"]', { timeout: 15_000 });
+    await page.waitForSelector(rowSelector(ids[24]!), { timeout: 15_000 });
+    const listsAfter = log.requests.filter((r) => r.startsWith('GET /api/calls?') || r === 'GET /api/calls').length;
+    assert.ok(listsAfter > listsBefore, 'the list was fetched again after the reset');
+    assert.ok(log.eventStreams.length > streams, 'reconnected');
+  } finally {
+    release();
+    await page.unroute('**/api/events/ticket');
   }
 });
 

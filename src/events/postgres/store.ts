@@ -4,6 +4,7 @@ import { prepareEvents } from '../prepareEvents.ts';
 import type { AppendResult, EventStore, ExpectedRevision, NewEvent } from '../port.ts';
 import { createAppendSignal } from '../signal.ts';
 import { pollingSubscription } from '../subscription.ts';
+import { AppendQueueFullError, AppendTimeoutError } from '../appendErrors.ts';
 import { appendBatch, EVENTS_CHANNEL, type AppendRequest } from './appendBatch.ts';
 import { readAllPage, readHeadPosition, readStreamEvents } from './readEvents.ts';
 
@@ -13,19 +14,24 @@ export interface PostgresEventStoreOptions {
   maxBatchEvents?: number;
   /** Fallback poll interval of subscriptions when no notification arrives. */
   pollMs?: number;
+  /** At most this many appends wait for a batch; more are refused with AppendQueueFullError (unbounded when unset). */
+  maxQueued?: number;
+  /** An append still queued (not yet sent) after this many ms is withdrawn with AppendTimeoutError. */
+  queueTimeoutMs?: number;
 }
 
 interface Pending {
   request: AppendRequest;
   resolve(result: AppendResult): void;
   reject(err: unknown): void;
+  timer?: NodeJS.Timeout;
 }
 
 /**
  * The event store on PostgreSQL or embedded PGlite. Appends that arrive while a write is in flight are
  * queued and written together in the next transaction (group commit); each keeps its own checks.
  */
-export function createPostgresEventStore(database: Database, opts: PostgresEventStoreOptions = {}): EventStore {
+export function createPostgresEventStore(database: Database, opts: PostgresEventStoreOptions = {}): EventStore & { queueFull(): boolean } {
   const { db } = database;
   const logger = opts.logger ?? silentLogger;
   const maxBatchEvents = opts.maxBatchEvents ?? 5000;
@@ -75,6 +81,7 @@ export function createPostgresEventStore(database: Database, opts: PostgresEvent
         let events = 0;
         while (queue.length > 0 && (batch.length === 0 || events + queue[0]!.request.events.length <= maxBatchEvents)) {
           const p = queue.shift()!;
+          clearTimeout(p.timer); // sent: from here the database's own timeouts bound it
           events += p.request.events.length;
           batch.push(p);
         }
@@ -104,6 +111,8 @@ export function createPostgresEventStore(database: Database, opts: PostgresEvent
 
   return {
     kind: database.kind,
+    /** True while the append queue holds APPEND_QUEUE_MAX: a webhook can be refused before its body is read. */
+    queueFull: () => opts.maxQueued !== undefined && queue.length >= opts.maxQueued,
     async append(streamId: string, events: NewEvent[], expected: ExpectedRevision = 'any') {
       const checked = prepareEvents(events);
       if (!checked.ok) return checked.result;
@@ -111,8 +120,18 @@ export function createPostgresEventStore(database: Database, opts: PostgresEvent
       if (typeof streamId !== 'string' || streamId.length === 0 || streamId.length > 500) {
         throw new Error('streamId must be a non-empty string of at most 500 characters');
       }
+      if (opts.maxQueued !== undefined && queue.length >= opts.maxQueued) throw new AppendQueueFullError(opts.maxQueued);
       return new Promise<AppendResult>((resolve, reject) => {
-        queue.push({ request: { streamId, events: prepared, expected }, resolve, reject });
+        const p: Pending = { request: { streamId, events: prepared, expected }, resolve, reject };
+        if (opts.queueTimeoutMs !== undefined) {
+          const ms = opts.queueTimeoutMs;
+          p.timer = setTimeout(() => {
+            const i = queue.indexOf(p);
+            if (i >= 0) queue.splice(i, 1);
+            reject(new AppendTimeoutError(ms));
+          }, ms);
+        }
+        queue.push(p);
         schedule();
       });
     },

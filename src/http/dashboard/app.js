@@ -144,6 +144,13 @@ function onLive(name, data, position) {
   scheduleMetrics();
 }
 
+/** The server could not replay what the page missed (too far behind): refetch the list and the metrics. */
+async function onReset() {
+  if (!state.list) return;
+  await Promise.all([state.list.load(filtersFromForm(/** @type {HTMLFormElement} */ (byId('filters')))), loadMetrics(api, byId('metrics'))]);
+  state.live?.setFloor(state.list.newestPosition());
+}
+
 async function startDashboard() {
   const session = /** @type {import('./types.d.ts').Session} */ (state.session);
   byId('signin').hidden = true;
@@ -160,7 +167,7 @@ async function startDashboard() {
     elements: { body: byId('calls-body'), empty: byId('calls-empty'), more: byId('calls-more'), error: byId('calls-error'), count: byId('calls-count') },
   });
   // Live first, then the list: whatever happens after the list was read arrives as an event.
-  state.live = connectLive({ getToken: () => state.token, onEvent: onLive, onStatus: setLiveStatus, canReconnect: () => state.session !== null });
+  state.live = connectLive({ getToken: () => state.token, onEvent: onLive, onReset, onStatus: setLiveStatus, canReconnect: () => state.session !== null });
   await state.live.ready();
   if (!state.session) return;
   const list = () => /** @type {NonNullable<PageState['list']>} */ (state.list);

@@ -41,6 +41,11 @@ export interface ApiRoute<P extends z.ZodType = z.ZodType, Q extends z.ZodType =
   roles: readonly Role[];
   /** Extra places the token may be (EventSource cannot set headers). */
   tokenSources?: TokenSources;
+  /**
+   * Another proof of identity than the bearer token (the SSE ticket): the caller it names, or undefined to
+   * fall back to the token. It may throw a CallrecError (a used or expired ticket is a 401).
+   */
+  altAuth?: (ctx: Context, deps: ApiDeps) => Promise<Caller | undefined>;
   params?: P;
   query?: Q;
   /** Headers the route reads, documented as header parameters. */
@@ -83,7 +88,9 @@ export function registerRoutes(router: Router, deps: ApiDeps, routes: ApiRoute[]
   registeredRoutes(router).push(...routes);
   for (const route of routes) {
     router[route.method](route.path, async (ctx) => {
-      const caller = await authenticate(ctx, deps.authenticator, route.roles, route.tokenSources);
+      const alt = route.altAuth ? await route.altAuth(ctx, deps) : undefined;
+      if (alt && !route.roles.includes(alt.role)) throw new CallrecError('forbidden', `this needs the role ${route.roles.join(' or ')}`);
+      const caller = alt ?? (await authenticate(ctx, deps.authenticator, route.roles, route.tokenSources));
       let params: unknown = {};
       if (route.params) {
         const p = route.params.safeParse(ctx.params);

@@ -28,6 +28,16 @@ export interface SseHubOptions {
   pageSize?: number;
   /** A client whose unsent output exceeds this many bytes is dropped (it reconnects and catches up). */
   maxBufferedBytes?: number;
+  /**
+   * Reads one org's SSE-relevant events after a position through an index (Postgres/PGlite log). Without
+   * it (EventStoreDB) the catch-up pages through the whole log and filters.
+   */
+  orgEvents?: {
+    page(orgId: string, after: Position, limit: number, callId?: string): Promise<RecordedEvent[]>;
+    countAfter(orgId: string, after: Position, cap: number): Promise<number>;
+  };
+  /** A resume more than this many events behind gets a `reset` event instead of a replay (SSE_MAX_REPLAY_EVENTS, default 10,000). */
+  maxReplayEvents?: number;
 }
 
 export interface SseConnectOptions {
@@ -64,6 +74,7 @@ export function createSseHub(opts: SseHubOptions): SseHub {
   const logger = opts.logger ?? silentLogger;
   const pageSize = opts.pageSize ?? 1000;
   const maxBuffered = opts.maxBufferedBytes ?? 1024 * 1024;
+  const maxReplay = opts.maxReplayEvents ?? 10_000;
   const channel = new SseChannel({ retryTimeout: opts.retryMs ?? 3000, pingInterval: (opts.heartbeatSeconds ?? 15) * 1000, historySize: 1 });
   const byOrg = new Map<string, Set<Client>>();
   const tracker = createUploadTracker(store);
@@ -147,8 +158,31 @@ export function createSseHub(opts: SseHubOptions): SseHub {
     // An id from the future (another database, a reset) cannot be resumed: start from the present.
     let after = from > head ? head : from;
     c.lastSent = after;
+    const behind = opts.orgEvents ? await opts.orgEvents.countAfter(c.orgId, after, maxReplay + 1) : head - after;
+    if (behind > maxReplay) {
+      // Too far behind to replay: tell the client to refetch its lists and continue live from the head.
+      channel.send({ id: head, event: 'reset', data: JSON.stringify({ reason: 'too_far_behind', maxReplayEvents: maxReplay, lastEventId: head }) }, [c.res]);
+      c.lastSent = head;
+      after = head;
+    }
     const own = createUploadTracker(store);
+    if (opts.orgEvents && behind <= maxReplay) {
+      for (;;) {
+        const page = await opts.orgEvents.page(c.orgId, after, pageSize, c.callId);
+        for (const e of page) {
+          if (c.closed) return;
+          own.observe(e);
+          const msg = await toSseMessage(e, own);
+          if (msg) write(c, msg);
+          after = e.position;
+        }
+        if (page.length < pageSize) break;
+      }
+      // Everything of this org up to the head was read: nothing at or below it is sent again.
+      c.lastSent = Math.max(c.lastSent, after, head);
+    }
     for (;;) {
+      if (opts.orgEvents) break;
       const page = await store.readAll({ after, limit: pageSize });
       for (const e of page) {
         if (c.closed) return;

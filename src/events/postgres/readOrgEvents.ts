@@ -1,0 +1,38 @@
+import { sql, type Kysely } from 'kysely';
+import type { DB } from '../../db/schema.ts';
+import type { Position, RecordedEvent } from '../port.ts';
+import { toRecordedEvent } from './readEvents.ts';
+
+/**
+ * One organisation's SSE-relevant events after a position, through the partial index
+ * events_sse_org_position_idx (db/migrations/008_sse_org_index_and_tickets.sql). The type list is written
+ * out literally, identical to the index predicate, so the planner can use that index.
+ */
+export function orgEventsQuery(orgId: string, after: Position, limit: number, callId?: string) {
+  return sql<Parameters<typeof toRecordedEvent>[0]>`
+    select position, stream_id, stream_revision, event_id, type, data, metadata, recorded_at
+      from events
+     where (metadata ->> 'orgId') = ${orgId}
+       and type in ('CallEnded', 'RecordingUploaded', 'UrlSigned', 'UploadFailed', 'UploadAbandoned', 'TranscriptOnlyFallback')
+       and position > ${after}
+       ${callId === undefined ? sql`` : sql`and (data ->> 'callId') = ${callId}`}
+     order by position
+     limit ${limit}`;
+}
+
+export async function readOrgEventsPage(db: Kysely<DB>, orgId: string, after: Position, limit: number, callId?: string): Promise<RecordedEvent[]> {
+  const res = await orgEventsQuery(orgId, after, limit, callId).execute(db);
+  return res.rows.map(toRecordedEvent);
+}
+
+/** How many of the org's SSE-relevant events lie after `after`, counting no further than `cap` (index only). */
+export async function countOrgEventsAfter(db: Kysely<DB>, orgId: string, after: Position, cap: number): Promise<number> {
+  const res = await sql<{ n: unknown }>`
+    select count(*) as n from (
+      select 1 from events
+       where (metadata ->> 'orgId') = ${orgId}
+         and type in ('CallEnded', 'RecordingUploaded', 'UrlSigned', 'UploadFailed', 'UploadAbandoned', 'TranscriptOnlyFallback')
+         and position > ${after}
+       limit ${cap}) t`.execute(db);
+  return Number(res.rows[0]?.n ?? 0);
+}
