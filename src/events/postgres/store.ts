@@ -4,7 +4,8 @@ import { prepareEvents } from '../prepareEvents.ts';
 import type { AppendResult, EventStore, ExpectedRevision, NewEvent } from '../port.ts';
 import { createAppendSignal } from '../signal.ts';
 import { pollingSubscription } from '../subscription.ts';
-import { appendBatch, EVENTS_CHANNEL, type AppendRequest } from './appendBatch.ts';
+import { eventsChannel } from '../../db/connect.ts';
+import { appendBatch, type AppendRequest } from './appendBatch.ts';
 import { readAllPage, readHeadPosition, readStreamEvents } from './readEvents.ts';
 
 export interface PostgresEventStoreOptions {
@@ -42,7 +43,7 @@ export function createPostgresEventStore(database: Database, opts: PostgresEvent
 
   function ensureListening() {
     listening ??= database
-      .listen(EVENTS_CHANNEL, () => signal.notify())
+      .listen(eventsChannel(database.schema), () => signal.notify())
       .then((stop) => {
         unlisten = stop;
       })

@@ -47,8 +47,8 @@ export const callLogsProjector: Projector = {
     if (changed.size === 0) return;
     const payload = JSON.stringify([...changed].map((id) => rows.get(id)));
     await sql`
-      insert into call_logs (${columnList}, search)
-      select ${columnList}, ${searchVector} from jsonb_populate_recordset(null::public.call_logs, ${payload}::jsonb)
+      insert into ${sql.table('call_logs')} (${columnList}, search)
+      select ${columnList}, ${searchVector} from jsonb_populate_recordset(null::${sql.table('call_logs')}, ${payload}::jsonb)
       on conflict (id) do update set ${updateList}`.execute(trx);
   },
 };
