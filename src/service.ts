@@ -70,7 +70,15 @@ export async function openEventStore(config: Config, database: Database, logger:
 }
 
 export async function openDatabase(config: Config): Promise<Database> {
-  return connectDatabase({ databaseUrl: config.DATABASE_URL, pgliteDir: config.pgliteDir, poolSize: config.DATABASE_POOL_SIZE });
+  return connectDatabase({
+    databaseUrl: config.DATABASE_URL,
+    pgliteDir: config.pgliteDir,
+    poolSize: config.DATABASE_POOL_SIZE,
+    schema: config.DATABASE_SCHEMA,
+    listenUrl: config.DATABASE_LISTEN_URL,
+    pooler: config.DATABASE_POOLER,
+    caCert: config.DATABASE_CA_CERT,
+  });
 }
 
 /** The composition root: database, migrations, event store, projections, processes and HTTP. */
