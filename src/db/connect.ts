@@ -7,7 +7,7 @@ import { PGliteDialect } from 'kysely-pglite-dialect';
 import type { DB } from './schema.ts';
 
 import { CallrecSchemaPlugin, assertSchemaName } from './schemaPlugin.ts';
-import { listenPossible, pgConnection } from './connectionOptions.ts';
+import { describeConnectError, listenPossible, pgConnection } from './connectionOptions.ts';
 
 // int8 as string is pg's safe default; positions stay far below 2^53 so callers convert with Number().
 
@@ -75,6 +75,13 @@ async function connectPostgres(url: string, schema: string, opts: DatabaseOption
   // checked out reports on itself, and its query fails: the pool discards it and the next query reconnects.
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
+  // Connect once now, so that a TLS or address problem stops start-up with a message that says what to set.
+  try {
+    (await pool.connect()).release();
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw new Error(`cannot connect to the database: ${describeConnectError(err)}`, { cause: err });
+  }
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), plugins: [new CallrecSchemaPlugin(schema)] });
   const listenUrl = opts.listenUrl || (listenPossible(url, opts.pooler) ? url : undefined);
   const listenConn = listenUrl ? pgConnection(listenUrl, opts.caCert) : undefined;
