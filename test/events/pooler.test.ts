@@ -9,6 +9,7 @@ import { createPostgresEventStore } from '../../src/events/postgres/store.ts';
 import { backends, createTestDatabase, dropTestDatabase } from '../support/databases.ts';
 import { transactionPooler } from '../support/pgbouncer.ts';
 import { eventStoreContract, restartableStore, type StoreHarness } from './contract.ts';
+import { statusEvent } from '../support/events.ts';
 
 // Through a transaction-mode pooler (PgBouncer 1.18 here, Supavisor on Supabase's port 6543) each transaction
 // may run on another server connection: the whole event-store contract must hold there, with migrations run
@@ -73,6 +74,30 @@ if (pooler) {
         await database.close();
       }
     } finally {
+      await dropTestDatabase(direct);
+    }
+  });
+  facts('DATABASE_LISTEN_URL (direct) carries LISTEN: an append through the pooler by another instance wakes a reader at once', async () => {
+    const direct = await createTestDatabase();
+    const viaPooler = pooler.urlFor(direct);
+    const listening = await connectDatabase({ databaseUrl: viaPooler, pooler: 'transaction', listenUrl: direct, poolSize: 2 });
+    const other = await connectDatabase({ databaseUrl: viaPooler, pooler: 'transaction', poolSize: 2 });
+    // A poll interval far longer than the wait: only a notification can end the wait early.
+    const reader = createPostgresEventStore(listening, { pollMs: 600_000 });
+    const writer = createPostgresEventStore(other);
+    try {
+      assert.is(listening.wakeups, 'listen');
+      await migrate(listening);
+      await reader.waitForAppend(10_000); // starts LISTEN and returns on its "connected" wake-up
+      const woken = reader.waitForAppend(60_000).then(() => 'woken');
+      assert.ok((await writer.append('call-listen', [statusEvent('listen', 'queued')])).ok);
+      const outcome = await Promise.race([woken, new Promise((r) => setTimeout(() => r('not woken within 15 s'), 15_000))]);
+      assert.is(outcome, 'woken');
+    } finally {
+      await reader.close();
+      await writer.close();
+      await listening.close();
+      await other.close();
       await dropTestDatabase(direct);
     }
   });
