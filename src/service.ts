@@ -192,7 +192,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${addr.port}`;
     logger.info({ url, database: database.kind, schema: database.schema, wakeups: database.wakeups, store: store.kind }, 'callrec listening');
     if (database.kind === 'postgres' && database.wakeups === 'poll') {
-      logger.info('no LISTEN through a transaction-mode pooler: appends of other instances are seen by polling (about 1 s for SSE); set DATABASE_LISTEN_URL to a direct connection for instant wake-ups');
+      logger.info('no LISTEN through a transaction-mode pooler: appends of other instances are seen by polling (about 1 s for SSE). DATABASE_LISTEN_URL, a direct connection, gives instant wake-ups');
     }
   }
   if (background && opts.recordingPipeline !== false) pipeline.start();
