@@ -65,7 +65,7 @@ export async function benchAppends(n = Number(process.env.BENCH_APPENDS || 6000)
       const batchRate = ((batches * 100) / ms) * 1000;
       row('callrec append, 100-event batches, 20 writers', `${fmt(batchRate)} ev/s`, ratio(batchRate));
 
-      const counts = await sql<{ n: string; ids: string; maxpos: string }>`select count(*) as n, count(distinct event_id) as ids, max(position) as maxpos from events`.execute(b.database.db);
+      const counts = await sql<{ n: string; ids: string; maxpos: string }>`select count(*) as n, count(distinct event_id) as ids, max(position) as maxpos from ${sql.table('events')}`.execute(b.database.db);
       const c = counts.rows[0]!;
       const expected = single + n + batches * 100;
       row('events stored / distinct ids / expected', `${c.n} / ${c.ids}`, `expected ${expected}, lost ${expected - Number(c.n)}, repeated ${Number(c.n) - Number(c.ids)}`);

@@ -16,7 +16,7 @@ import { fmt, postgresAvailable, row } from './support.ts';
  */
 const FLOOD = Number(process.env.BENCH_FLOOD_CONNECTIONS || 5000);
 const STALL_MS = Number(process.env.BENCH_FLOOD_STALL_MS || 3000);
-const APPEND_LOCK = 7310002; // callrec_append's advisory lock (db/migrations/001_event_store.sql)
+const APPEND_LOCK = 7310002; // callrec_append's advisory lock class, keyed by hashtext(schema) (db/migrations/006_append_head.sql)
 
 const rssMb = (pid: number) => {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -77,7 +77,7 @@ async function flood(url: string, queueMax: string) {
     const before = await settleRss(pid);
     await admin.connect();
     await admin.query('begin');
-    await admin.query('select pg_advisory_xact_lock($1)', [APPEND_LOCK]);
+    await admin.query('select pg_advisory_xact_lock($1, hashtext($2))', [APPEND_LOCK, 'callrec']);
     const s = sampler(pid);
     const t0 = performance.now();
     const statuses = Promise.all(

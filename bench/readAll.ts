@@ -52,7 +52,7 @@ export async function benchReadAll(n = Number(process.env.BENCH_READ_EVENTS || 1
         await client.connect();
         let after = 0;
         for (;;) {
-          const r = await client.query('select position, stream_id, stream_revision, event_id, type, data, metadata, recorded_at from events where position > $1 order by position limit 1000', [after]);
+          const r = await client.query('select position, stream_id, stream_revision, event_id, type, data, metadata, recorded_at from callrec.events where position > $1 order by position limit 1000', [after]);
           seen += r.rows.length;
           if (r.rows.length < 1000) break;
           after = Number(r.rows[r.rows.length - 1].position);

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Cron } from 'croner';
 import { z } from 'zod';
+import { SCHEMA_NAME } from './db/schemaPlugin.ts';
 
 /**
  * Configuration, read and validated once at start. A bad value stops start-up with a message that names
@@ -12,6 +13,10 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().in
 const list = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
 const url = z.string().url();
 const optionalUrl = z.union([z.literal('').transform(() => undefined), url]).optional();
+const SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'];
+const databaseUrl = z
+  .union([z.literal('').transform(() => undefined), url.refine((u) => SSL_MODES.includes(new URL(u).searchParams.get('sslmode') ?? 'disable'), 'sslmode must be disable, require, verify-ca or verify-full')])
+  .optional();
 
 function isCronPattern(pattern: string): boolean {
   try {
@@ -29,8 +34,16 @@ const fields = z
     HOST: z.string().min(1).optional(),
     PUBLIC_BASE_URL: optionalUrl,
     DATA_DIR: z.string().min(1).default('./data'),
-    DATABASE_URL: optionalUrl,
+    DATABASE_URL: databaseUrl,
     DATABASE_POOL_SIZE: int(2, 500).default(20),
+    DATABASE_SCHEMA: z
+      .string()
+      .regex(SCHEMA_NAME, 'lower-case letters, digits and _ only, at most 40 characters')
+      .refine((s) => s !== 'public' && s !== 'information_schema' && !s.startsWith('pg_'), 'must be a schema of callrec\'s own, not public or a system schema')
+      .default('callrec'),
+    DATABASE_LISTEN_URL: databaseUrl,
+    DATABASE_POOLER: z.enum(['transaction', 'session', 'none']).optional(),
+    DATABASE_CA_CERT: z.string().optional(),
     EVENTSTORE_URL: z.union([z.literal('').transform(() => undefined), z.string().regex(/^(esdb|esdb\+discover|kurrentdb|kdb):\/\//, 'must be an esdb:// connection string')]).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     INSTANCE_ID: z.string().min(1).optional(),

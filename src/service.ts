@@ -91,6 +91,10 @@ export async function openDatabase(config: Config, opts: { limits?: boolean } = 
     pgliteDir: config.pgliteDir,
     poolSize: config.DATABASE_POOL_SIZE,
     statementTimeoutMs: opts.limits === false ? undefined : config.DATABASE_STATEMENT_TIMEOUT_MS,
+    schema: config.DATABASE_SCHEMA,
+    listenUrl: config.DATABASE_LISTEN_URL,
+    pooler: config.DATABASE_POOLER,
+    caCert: config.DATABASE_CA_CERT,
   });
 }
 
@@ -241,7 +245,10 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     });
     const addr = server.address() as AddressInfo;
     url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${addr.port}`;
-    logger.info({ url, database: database.kind, store: store.kind }, 'callrec listening');
+    logger.info({ url, database: database.kind, schema: database.schema, wakeups: database.wakeups, store: store.kind }, 'callrec listening');
+    if (database.kind === 'postgres' && database.wakeups === 'poll') {
+      logger.info('no LISTEN through a transaction-mode pooler: appends of other instances are seen by polling (about 1 s for SSE). DATABASE_LISTEN_URL, a direct connection, gives instant wake-ups');
+    }
   }
   if (background && opts.recordingPipeline !== false) pipeline.start();
   if (background) sweep.start();

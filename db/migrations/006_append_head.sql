@@ -12,6 +12,9 @@
 --     a statement that runs in microseconds.
 -- test/events/appendWork.test.ts counts the blocks one append touches before and after the log grows on
 -- one connection. The result shapes and every guarantee are those of 001.
+-- The append lock and the NOTIFY channel are the schema's own ((7310002, hashtext(schema)) and
+-- '<schema>_events'; the function runs with search_path = <schema>, pg_catalog, so current_schema() is
+-- DATABASE_SCHEMA): two deployments in one database neither serialise on each other nor wake each other.
 
 -- The last position handed out. Only callrec_append moves it, under the append lock; readers still take
 -- the head of the log from events, so an uncommitted head is never seen.
@@ -54,7 +57,7 @@ begin
   select count(distinct value->>'streamId') = count(*), array_agg(value->>'streamId') into distinct_streams, stream_ids
     from jsonb_array_elements(requests);
 
-  perform pg_advisory_xact_lock(7310002);
+  perform pg_advisory_xact_lock(7310002, hashtext(current_schema()));
   select h.position + 1 into first_pos from event_log_head h where h.id;
   -- A missing head (tables emptied by hand) or one behind the log (rows inserted without this function:
   -- the next position is taken) is taken again from the log. The check is one equality probe of the
@@ -174,7 +177,7 @@ begin
 
   if next_pos > first_pos then
     update event_log_head set position = next_pos - 1 where id;
-    perform pg_notify('callrec_events', (next_pos - 1)::text);
+    perform pg_notify(current_schema() || '_events', (next_pos - 1)::text);
   end if;
   return coalesce(results, '[]'::jsonb);
 end;

@@ -7,7 +7,7 @@ import type { DB } from '../db/schema.ts';
  */
 export async function acquireLease(db: Kysely<DB>, name: string, owner: string, ttlMs: number): Promise<boolean> {
   const row = await sql<{ owner: string }>`
-    insert into leases (name, owner, expires_at) values (${name}, ${owner}, now() + make_interval(secs => ${ttlMs / 1000}))
+    insert into ${sql.table('leases')} (name, owner, expires_at) values (${name}, ${owner}, now() + make_interval(secs => ${ttlMs / 1000}))
     on conflict (name) do update set owner = excluded.owner, expires_at = excluded.expires_at
       where leases.owner = excluded.owner or leases.expires_at < now()
     returning owner`.execute(db);

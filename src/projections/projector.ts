@@ -5,7 +5,9 @@ import type { RecordedEvent } from '../events/port.ts';
 /**
  * A projector turns events into rows of its read-model tables. `apply` receives the handled events of one
  * batch, in log order, inside the transaction that also moves the projector's checkpoint. It must write
- * only through `trx`, naming tables unqualified (a rebuild puts its scratch schema first on the search_path).
+ * only through `trx`: with the query builder, or in raw SQL as `sql.table('name')`, never a bare name in the
+ * SQL text. `trx` qualifies each table with callrec's schema, and a rebuild hands a `trx` that sends the
+ * projector's tables to its scratch copies.
  */
 export interface Projector {
   name: string;

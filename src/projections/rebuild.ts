@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../db/schema.ts';
+import { schemaOf, withTablesIn } from '../db/schemaPlugin.ts';
 import type { EventStore, RecordedEvent } from '../events/port.ts';
 import { readCheckpoint } from './checkpoints.ts';
 import type { Projector } from './projector.ts';
@@ -24,13 +25,15 @@ export async function rebuildProjection(
 ): Promise<RebuildResult> {
   const started = Date.now();
   const batchSize = opts.batchSize ?? 2000;
-  const scratch = `rebuild_${projector.name}`.replace(/[^a-z0-9_]/g, '_');
+  const schema = schemaOf(db);
+  // Named after callrec's schema, so that two deployments in one database never share a scratch schema.
+  const scratch = `${schema}_rebuild_${projector.name}`.replace(/[^a-z0-9_]/g, '_').slice(0, 63);
   await sql`drop schema if exists ${sql.id(scratch)} cascade`.execute(db);
   await sql`create schema ${sql.id(scratch)}`.execute(db);
   // Secondary indexes are built once at the end (a bulk build beats updating them row by row).
   const deferred: string[] = [];
   for (const t of projector.tables) {
-    await sql`create table ${sql.id(scratch, t)} (like ${sql.id('public', t)} including all)`.execute(db);
+    await sql`create table ${sql.id(scratch, t)} (like ${sql.id(schema, t)} including all)`.execute(db);
     const indexes = await sql<{ name: string; def: string }>`
       select c.relname as name, pg_get_indexdef(i.indexrelid) as def
         from pg_index i join pg_class c on c.oid = i.indexrelid
@@ -55,15 +58,9 @@ export async function rebuildProjection(
       const handled = slice.filter((e) => projector.handles.has(e.type));
       // Rows of different partitions (calls) are disjoint: apply them on two connections at once (the
       // text indexing of call_logs is CPU work in the database). Each partition keeps its log order.
-      await Promise.all(
-        partitions(projector, handled).map((part) =>
-          db.transaction().execute(async (t) => {
-            // Unqualified table names resolve to the scratch copies first.
-            await sql`select set_config('search_path', ${`${scratch}, public`}, true)`.execute(t);
-            await projector.apply(t, part);
-          }),
-        ),
-      );
+      // The projector's tables are its scratch copies; any other table it reads is the live one.
+      const scratchDb = withTablesIn(db, projector.tables, scratch);
+      await Promise.all(partitions(projector, handled).map((part) => scratchDb.transaction().execute((t) => projector.apply(t, part))));
       events += handled.length;
       if (slice.length > 0) position = slice[slice.length - 1]!.position;
       opts.onProgress?.(position);
@@ -85,8 +82,8 @@ export async function rebuildProjection(
       const row = await trx.selectFrom('checkpoints').select('position').where('name', '=', projector.name).forUpdate().executeTakeFirstOrThrow();
       if (Number(row.position) > position) return false;
       for (const t of projector.tables) {
-        await sql`drop table ${sql.id('public', t)}`.execute(trx);
-        await sql`alter table ${sql.id(scratch, t)} set schema public`.execute(trx);
+        await sql`drop table ${sql.id(schema, t)}`.execute(trx);
+        await sql`alter table ${sql.id(scratch, t)} set schema ${sql.id(schema)}`.execute(trx);
       }
       await trx.updateTable('checkpoints').set({ position, updated_at: sql<Date>`now()` }).where('name', '=', projector.name).execute();
       return true;
@@ -97,7 +94,7 @@ export async function rebuildProjection(
   await sql`drop schema if exists ${sql.id(scratch)} cascade`.execute(db);
   // The new tables have no planner statistics until autovacuum (PostgreSQL) or the embedded maintenance
   // (PGlite) gets to them: without them, lookups by an indexed column are planned as sequential scans.
-  for (const t of projector.tables) await sql`analyze ${sql.id('public', t)}`.execute(db);
+  for (const t of projector.tables) await sql`analyze ${sql.id(schema, t)}`.execute(db);
   return { projector: projector.name, events, position, ms: Date.now() - started };
 }
 

@@ -136,7 +136,7 @@ for (const backend of await backends()) {
     const db = h.service.database.db;
     await sql`create or replace function test_refuse_access() returns trigger language plpgsql as $$
       begin raise exception 'audit storage down'; end $$`.execute(db);
-    await sql`create trigger test_refuse_access before insert on events for each row when (new.type = 'RecordingAccessed') execute function test_refuse_access()`.execute(db);
+    await sql`create trigger test_refuse_access before insert on ${sql.table('events')} for each row when (new.type = 'RecordingAccessed') execute function test_refuse_access()`.execute(db);
     try {
       const before = (await eventsOf(h, id)).length;
       const r = await h.get(`/api/calls/${id}/recording`, t);
@@ -154,7 +154,7 @@ for (const backend of await backends()) {
       assert.not.ok(JSON.stringify(rf.body).includes('sig='));
       assert.is((await eventsOf(h, id)).length, before, 'neither UrlSigned nor RecordingAccessed was stored');
     } finally {
-      await sql`drop trigger test_refuse_access on events`.execute(db);
+      await sql`drop trigger test_refuse_access on ${sql.table('events')}`.execute(db);
     }
     const t3 = await h.token('org-r', 'user-x');
     const ok = await h.get(`/api/calls/${id}/recording`, t3);

@@ -14,21 +14,21 @@ for (const backend of await backends()) {
     try {
       const { db } = t.database;
       await sql`
-        insert into events (position, stream_id, stream_revision, event_id, type, data, metadata)
+        insert into ${sql.table('events')} (position, stream_id, stream_revision, event_id, type, data, metadata)
         select g, 'call-' || (g % 5000), g / 5000, md5(g::text)::uuid, 'CallStatusChanged', '{}'::jsonb, '{}'::jsonb
           from generate_series(1, 50000) g`.execute(db);
-      await sql`analyze events`.execute(db);
+      await sql`analyze ${sql.table('events')}`.execute(db);
       const plan = async (q: ReturnType<typeof sql>) => (await sql<Record<string, string>>`explain ${q}`.execute(db)).rows.map((r) => Object.values(r)[0]).join('\n');
 
-      const readAll = await plan(sql`select * from events where position > ${40000} order by position limit 1000`);
+      const readAll = await plan(sql`select * from ${sql.table('events')} where position > ${40000} order by position limit 1000`);
       assert.match(readAll, /Index Scan using events_pkey/);
       assert.not.match(readAll, /Seq Scan/);
 
-      const readStream = await plan(sql`select * from events where stream_id = ${'call-42'} and stream_revision >= ${0} order by stream_revision limit 100000`);
+      const readStream = await plan(sql`select * from ${sql.table('events')} where stream_id = ${'call-42'} and stream_revision >= ${0} order by stream_revision limit 100000`);
       assert.match(readStream, /events_stream_revision_key/);
       assert.not.match(readStream, /Seq Scan/);
 
-      const byId = await plan(sql`select 1 from events where event_id = any(${[md5uuid(7), md5uuid(8)]}::uuid[])`);
+      const byId = await plan(sql`select 1 from ${sql.table('events')} where event_id = any(${[md5uuid(7), md5uuid(8)]}::uuid[])`);
       assert.match(byId, /events_event_id_key/);
       assert.not.match(byId, /Seq Scan/);
     } finally {

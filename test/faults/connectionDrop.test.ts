@@ -53,8 +53,8 @@ if (postgres) {
         const r = await admin.query("select count(pg_terminate_backend(pid)) as n from pg_stat_activity where application_name = 'callrec-under-test' and pid <> pg_backend_pid()");
         killed += Number(r.rows[0].n);
         // Whatever the reader sees now is committed state: every row's call is covered by the checkpoint.
-        const cp = await admin.query("select position from checkpoints where name = 'call_logs'");
-        const rows = await admin.query('select max(last_position) as maxpos, count(*) as n from call_logs');
+        const cp = await admin.query("select position from callrec.checkpoints where name = 'call_logs'");
+        const rows = await admin.query('select max(last_position) as maxpos, count(*) as n from callrec.call_logs');
         assert.ok(Number(rows.rows[0].maxpos ?? 0) <= Number(cp.rows[0]?.position ?? 0), 'no row beyond the checkpoint');
       }
       assert.ok(killed > 0);

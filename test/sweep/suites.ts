@@ -38,7 +38,7 @@ export async function closeDatabases() {
 async function freshDatabase(backend: TestBackend): Promise<TestDb> {
   let t = opened.get(backend);
   if (!t) opened.set(backend, (t = await backend.open()));
-  const tables = await sql<{ tablename: string }>`select tablename from pg_tables where schemaname = 'public' and tablename <> 'schema_migrations'`.execute(t.database.db);
+  const tables = await sql<{ tablename: string }>`select tablename from pg_tables where schemaname = ${t.database.schema} and tablename <> 'schema_migrations'`.execute(t.database.db);
   await sql`truncate ${sql.join(tables.rows.map((r) => sql.table(r.tablename)))}`.execute(t.database.db);
   return t;
 }

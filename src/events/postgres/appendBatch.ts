@@ -1,8 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
+import { schemaOf } from '../../db/schemaPlugin.ts';
 import { describeExpected, type AppendResult, type ExpectedRevision, type NewEvent } from '../port.ts';
-
-export const EVENTS_CHANNEL = 'callrec_events';
 
 export interface AppendRequest {
   streamId: string;
@@ -27,7 +26,7 @@ export async function appendBatch(db: Kysely<DB>, requests: AppendRequest[]): Pr
     if (ids.size !== r.events.length) throw new Error(`an append to ${r.streamId} names one event id twice`);
   }
   const payload = JSON.stringify(requests.map((r) => ({ streamId: r.streamId, expected: r.expected, events: r.events })));
-  const res = await sql<{ r: RawResult[] | string }>`select callrec_append(${payload}::jsonb) as r`.execute(db);
+  const res = await sql<{ r: RawResult[] | string }>`select ${sql.id(schemaOf(db), 'callrec_append')}(${payload}::jsonb) as r`.execute(db);
   const raw = res.rows[0]!.r;
   const results = (typeof raw === 'string' ? JSON.parse(raw) : raw) as RawResult[];
   return results.map((r, i): AppendResult => {

@@ -49,6 +49,6 @@ export async function readStreamEvents(db: Kysely<DB>, streamId: string, fromRev
 }
 
 export async function readHeadPosition(db: Kysely<DB>): Promise<Position> {
-  const r = await sql<{ max: unknown }>`select max(position) as max from events`.execute(db);
+  const r = await sql<{ max: unknown }>`select max(position) as max from ${sql.table('events')}`.execute(db);
   return Number(r.rows[0]?.max ?? 0);
 }

@@ -4,8 +4,9 @@ import { prepareEvents } from '../prepareEvents.ts';
 import type { AppendResult, EventStore, ExpectedRevision, NewEvent } from '../port.ts';
 import { createAppendSignal } from '../signal.ts';
 import { pollingSubscription } from '../subscription.ts';
+import { eventsChannel } from '../../db/connect.ts';
 import { AppendQueueFullError, AppendTimeoutError } from '../appendErrors.ts';
-import { appendBatch, EVENTS_CHANNEL, type AppendRequest } from './appendBatch.ts';
+import { appendBatch, type AppendRequest } from './appendBatch.ts';
 import { readAllPage, readHeadPosition, readStreamEvents } from './readEvents.ts';
 
 export interface PostgresEventStoreOptions {
@@ -48,7 +49,7 @@ export function createPostgresEventStore(database: Database, opts: PostgresEvent
 
   function ensureListening() {
     listening ??= database
-      .listen(EVENTS_CHANNEL, () => signal.notify())
+      .listen(eventsChannel(database.schema), () => signal.notify())
       .then((stop) => {
         unlisten = stop;
       })

@@ -54,9 +54,9 @@ export const callLogsProjector: Projector = {
     });
     const payload = JSON.stringify([...changed].map((id) => rows.get(id)));
     await sql`
-      insert into call_logs (${columnList}, search)
+      insert into ${sql.table('call_logs')} (${columnList}, search)
       select ${columnList}, case when id = any(${reindex}::text[]) then ${searchVector} end
-        from jsonb_populate_recordset(null::public.call_logs, ${payload}::jsonb)
+        from jsonb_populate_recordset(null::${sql.table('call_logs')}, ${payload}::jsonb)
       on conflict (id) do update set ${updateList}`.execute(trx);
   },
 };
