@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { schemaOf } from '../src/db/schemaPlugin.ts';
 import { sql } from 'kysely';
 import { signToken } from '../src/cli/token.ts';
 import { loadConfig } from '../src/config.ts';
@@ -68,14 +69,16 @@ async function openService(kind: 'postgres' | 'pglite') {
 
 async function sizes(service: Service) {
   const db = service.database.db;
-  const rel = async (name: string) => Number((await sql<{ n: string }>`select pg_total_relation_size(${name}::regclass) as n`.execute(db)).rows[0]!.n);
-  const heap = async (name: string) => Number((await sql<{ n: string }>`select pg_relation_size(${name}::regclass) + coalesce(pg_total_relation_size(nullif(reltoastrelid, 0)), 0) as n from pg_class where oid = ${name}::regclass`.execute(db)).rows[0]!.n);
-  const calls = Number((await sql<{ n: string }>`select count(*) as n from call_logs`.execute(db)).rows[0]!.n);
+  const schema = schemaOf(db);
+  const q = (name: string) => `${schema}.${name}`;
+  const rel = async (name: string) => Number((await sql<{ n: string }>`select pg_total_relation_size(${q(name)}::regclass) as n`.execute(db)).rows[0]!.n);
+  const heap = async (name: string) => Number((await sql<{ n: string }>`select pg_relation_size(${q(name)}::regclass) + coalesce(pg_total_relation_size(nullif(reltoastrelid, 0)), 0) as n from pg_class where oid = ${q(name)}::regclass`.execute(db)).rows[0]!.n);
+  const calls = Number((await sql<{ n: string }>`select count(*) as n from ${sql.table('call_logs')}`.execute(db)).rows[0]!.n);
   const events = await service.store.headPosition();
   const indexes = (await sql<{ name: string; table: string; bytes: string }>`
     select i.relname as name, t.relname as table, pg_relation_size(i.oid) as bytes
       from pg_index x join pg_class i on i.oid = x.indexrelid join pg_class t on t.oid = x.indrelid
-     where t.relnamespace = current_schema()::regnamespace and t.relname in ('events', 'streams', 'call_logs', 'recording_downloads')
+     where t.relnamespace = ${schema}::regnamespace and t.relname in ('events', 'streams', 'call_logs', 'recording_downloads')
      order by pg_relation_size(i.oid) desc`.execute(db)).rows;
   const per = (b: number) => `${fmt(b / Math.max(1, calls))} B/call`;
   const mb = (b: number) => `${fmt(b / 1048576, 1)} MB`;
@@ -120,7 +123,7 @@ export async function benchScale() {
         await sql`vacuum (analyze)`.execute(s.service.database.db);
         // The baseline inserts into a table as large as the log (a copy of its rows), so both pay for indexes of the same size.
         await s.baselinePool?.query(`insert into baseline_events (stream_id, stream_revision, event_id, type, data, metadata)
-          select stream_id, stream_revision, event_id, type, data, metadata from events where position > $1 order by position`, [copied]);
+          select stream_id, stream_revision, event_id, type, data, metadata from callrec.events where position > $1 order by position`, [copied]);
         await s.baselinePool?.query('vacuum analyze baseline_events');
         copied = await s.service.store.headPosition();
         const head = await s.service.store.headPosition();

@@ -134,7 +134,7 @@ export async function measureRates(ctx: RateContext): Promise<Rate[]> {
       const t0 = performance.now();
       let after = from;
       for (;;) {
-        const r = await client.query('select position, stream_id, stream_revision, event_id, type, data, metadata, recorded_at from events where position > $1 order by position limit 1000', [after]);
+        const r = await client.query('select position, stream_id, stream_revision, event_id, type, data, metadata, recorded_at from callrec.events where position > $1 order by position limit 1000', [after]);
         if (r.rows.length < 1000) break;
         after = Number(r.rows[r.rows.length - 1].position);
       }
@@ -174,21 +174,21 @@ export async function measureRates(ctx: RateContext): Promise<Rate[]> {
     add(name, r.rps, 'req/s', `p50 ${r.p50.toFixed(1)} ms`);
   };
   await api('GET /api/calls, first page', () => '/api/calls?limit=50');
-  const orgCalls = Number((await sql<{ n: string }>`select count(*) as n from call_logs where org_id = 'org-0'`.execute(db)).rows[0]!.n);
-  const deep = (await sql<{ e: string; id: string }>`select ended_at::text as e, id from call_logs where org_id = 'org-0'
+  const orgCalls = Number((await sql<{ n: string }>`select count(*) as n from ${sql.table('call_logs')} where org_id = 'org-0'`.execute(db)).rows[0]!.n);
+  const deep = (await sql<{ e: string; id: string }>`select ended_at::text as e, id from ${sql.table('call_logs')} where org_id = 'org-0'
       order by ended_at desc nulls last, id desc offset ${Math.floor(orgCalls * 0.9)} limit 1`.execute(db)).rows[0];
   if (deep) await api('GET /api/calls, cursor page 90% deep', () => `/api/calls?limit=50&cursor=${encodeCursor({ e: deep.e, i: deep.id })}`);
   await api('GET /api/calls, filters (type, reason, recording)', () => '/api/calls?limit=50&call_type=outboundPhoneCall&ended_reason=silence-timed-out&has_recording=true');
   await api('GET /api/calls?q=, common word', () => '/api/calls?limit=50&q=appointment');
   await api('GET /api/calls?q=, rare word', (i) => `/api/calls?limit=50&q=word${(i * 5) % 1000}`);
-  const oldCalls = (await sql<{ id: string }>`select id from call_logs where org_id = 'org-0' order by id limit 200`.execute(db)).rows.map((r) => r.id);
+  const oldCalls = (await sql<{ id: string }>`select id from ${sql.table('call_logs')} where org_id = 'org-0' order by id limit 200`.execute(db)).rows.map((r) => r.id);
   if (oldCalls.length) {
     await api('GET /api/calls/:id/history (auditor)', (i) => `/api/calls/${oldCalls[i % oldCalls.length]}/history`, ctx.auditor);
     await api('GET /api/calls/:id?asOf=', (i) => `/api/calls/${oldCalls[i % oldCalls.length]}?asOf=${new Date().toISOString()}`);
   }
 
   // --- SSE resume from a Last-Event-ID 10k events back ----------------------------------------------
-  const last = (await sql<{ p: string }>`select max(position) as p from events where position > ${from} and position <= ${head} and type = 'CallEnded' and metadata->>'orgId' = 'org-0'`.execute(db)).rows[0]?.p;
+  const last = (await sql<{ p: string }>`select max(position) as p from ${sql.table('events')} where position > ${from} and position <= ${head} and type = 'CallEnded' and metadata->>'orgId' = 'org-0'`.execute(db)).rows[0]?.p;
   if (last) {
     const times: number[] = [];
     for (let k = 0; k < 3; k++) times.push(await sseResume(service.url, ctx.member, from, Number(last)));

@@ -71,7 +71,7 @@ export async function readWatermark(db: Kysely<DB>): Promise<Date | null> {
 
 /** Moves the watermark forward only (a slower instance's older value never wins). */
 async function writeWatermark(db: Kysely<DB>, at: Date): Promise<void> {
-  await sql`insert into checkpoints (name, position) values (${WATERMARK_CHECKPOINT}, ${at.getTime()})
+  await sql`insert into ${sql.table('checkpoints')} (name, position) values (${WATERMARK_CHECKPOINT}, ${at.getTime()})
     on conflict (name) do update set position = greatest(checkpoints.position, excluded.position), updated_at = now()`.execute(db);
 }
 

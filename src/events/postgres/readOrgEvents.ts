@@ -11,7 +11,7 @@ import { toRecordedEvent } from './readEvents.ts';
 export function orgEventsQuery(orgId: string, after: Position, limit: number, callId?: string) {
   return sql<Parameters<typeof toRecordedEvent>[0]>`
     select position, stream_id, stream_revision, event_id, type, data, metadata, recorded_at
-      from events
+      from ${sql.table('events')}
      where (metadata ->> 'orgId') = ${orgId}
        and type in ('CallEnded', 'RecordingUploaded', 'UrlSigned', 'UploadFailed', 'UploadAbandoned', 'TranscriptOnlyFallback')
        and position > ${after}
@@ -29,7 +29,7 @@ export async function readOrgEventsPage(db: Kysely<DB>, orgId: string, after: Po
 export async function countOrgEventsAfter(db: Kysely<DB>, orgId: string, after: Position, cap: number): Promise<number> {
   const res = await sql<{ n: unknown }>`
     select count(*) as n from (
-      select 1 from events
+      select 1 from ${sql.table('events')}
        where (metadata ->> 'orgId') = ${orgId}
          and type in ('CallEnded', 'RecordingUploaded', 'UrlSigned', 'UploadFailed', 'UploadAbandoned', 'TranscriptOnlyFallback')
          and position > ${after}

@@ -18,8 +18,8 @@ export async function issueSseTicket(db: Kysely<DB>, caller: Caller, now: Date):
   const ticket = randomBytes(32).toString('base64url');
   const expiresAt = new Date(now.getTime() + SSE_TICKET_TTL_SECONDS * 1000);
   // Expired tickets nobody redeemed are removed as new ones are issued (an index on expires_at).
-  await sql`delete from sse_tickets where expires_at < ${now}`.execute(db);
-  await sql`insert into sse_tickets (ticket_sha256, user_id, org_id, role, expires_at)
+  await sql`delete from ${sql.table('sse_tickets')} where expires_at < ${now}`.execute(db);
+  await sql`insert into ${sql.table('sse_tickets')} (ticket_sha256, user_id, org_id, role, expires_at)
             values (${sha256(ticket)}, ${caller.userId}, ${caller.orgId}, ${caller.role}, ${expiresAt})`.execute(db);
   return { ticket, expiresAt };
 }
@@ -29,7 +29,7 @@ export type RedeemResult = { ok: true; caller: Caller } | { ok: false; reason: '
 export async function redeemSseTicket(db: Kysely<DB>, ticket: string, now: Date): Promise<RedeemResult> {
   if (!/^[A-Za-z0-9_-]{43}$/.test(ticket)) return { ok: false, reason: 'unknown_or_used' };
   const res = await sql<{ user_id: string; org_id: string; role: string; expires_at: Date | string }>`
-    delete from sse_tickets where ticket_sha256 = ${sha256(ticket)} returning user_id, org_id, role, expires_at`.execute(db);
+    delete from ${sql.table('sse_tickets')} where ticket_sha256 = ${sha256(ticket)} returning user_id, org_id, role, expires_at`.execute(db);
   const row = res.rows[0];
   if (!row) return { ok: false, reason: 'unknown_or_used' };
   if (new Date(row.expires_at).getTime() <= now.getTime()) return { ok: false, reason: 'expired' };
