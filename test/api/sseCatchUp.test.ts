@@ -39,7 +39,7 @@ for (const backend of await backends()) {
     ctx.h = await startApi(backend, { SSE_MAX_REPLAY_EVENTS: '50' });
     for (let i = 0; i < 5; i++) await ctx.h.endCall('small-org', { callId: `small-${backend.name}-${i}` });
     await seedOtherOrg(ctx.h, BIG);
-    await sql`analyze events`.execute(ctx.h.service.database.db);
+    await sql`analyze ${sql.table('events')}`.execute(ctx.h.service.database.db);
   });
   test.after(async (ctx) => ctx.h.close());
 
