@@ -14,8 +14,16 @@ const list = z.string().transform((s) => s.split(',').map((x) => x.trim()).filte
 const url = z.string().url();
 const optionalUrl = z.union([z.literal('').transform(() => undefined), url]).optional();
 const SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'];
+/** The sslmode of a connection string (zod runs refinements even after the URL check failed: no throw here). */
+const sslModeOk = (u: string) => {
+  try {
+    return SSL_MODES.includes(new URL(u).searchParams.get('sslmode') ?? 'disable');
+  } catch {
+    return true; // not a URL at all: the URL check has said so already
+  }
+};
 const databaseUrl = z
-  .union([z.literal('').transform(() => undefined), url.refine((u) => SSL_MODES.includes(new URL(u).searchParams.get('sslmode') ?? 'disable'), 'sslmode must be disable, require, verify-ca or verify-full')])
+  .union([z.literal('').transform(() => undefined), url.refine(sslModeOk, 'sslmode must be disable, require, verify-ca or verify-full')])
   .optional();
 
 function isCronPattern(pattern: string): boolean {

@@ -72,12 +72,18 @@ async function buildLegacy(legacy: Legacy): Promise<void> {
   const head = events[events.length - 1]!.position;
   for (const p of allProjectors()) {
     const handled = events.filter((e) => p.handles.has(e.type));
+    // Today's projector code writes the read models as they are after the newer migrations; where those
+    // changed a table's columns, the old layout is left unprojected (checkpoint 0) and caught up after the upgrade.
+    const projected = !CHANGED_SINCE_LEGACY.has(p.name);
     await legacy.db.transaction().execute(async (trx) => {
-      if (handled.length > 0) await p.apply(trx, handled);
-      await trx.insertInto('checkpoints').values({ name: p.name, position: head }).execute();
+      if (projected && handled.length > 0) await p.apply(trx, handled);
+      await trx.insertInto('checkpoints').values({ name: p.name, position: projected ? head : 0 }).execute();
     });
   }
 }
+
+/** Projections whose tables gained columns in a migration after 005 (007 adds recording_metrics_daily.recovered_calls). */
+const CHANGED_SINCE_LEGACY = new Set(['recording_metrics']);
 
 async function checksums(db: Kysely<DB>): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
@@ -144,7 +150,10 @@ for (const backend of await backends()) {
         // (checkpoints keep their positions; their updated_at moves with the rebuild's swap)
         const { checkpoints: _after, ...replayed } = await checksums(database.db);
         const { checkpoints: _before, ...expected } = before;
-        assert.equal(replayed, expected, 'replay after the upgrade gives the same read models');
+        const changed = new Set(allProjectors().filter((p) => CHANGED_SINCE_LEGACY.has(p.name)).flatMap((p) => p.tables));
+        const without = (c: Record<string, string>) => Object.fromEntries(Object.entries(c).filter(([t]) => !changed.has(t)));
+        assert.equal(without(replayed), without(expected), 'replay after the upgrade gives the same read models');
+        assert.not.match(replayed.recording_metrics_daily!, /\(0 rows\)$/, 'recording_metrics_daily is caught up from the moved log');
         const cps = await database.db.selectFrom('checkpoints').select(['name', 'position']).orderBy('name').execute();
         assert.ok(cps.every((c) => Number(c.position) === Number(cps[0]!.position)) && cps.length === allProjectors().length);
         // 4. The log goes on where it stopped, through the new schema-scoped callrec_append.
@@ -159,7 +168,7 @@ for (const backend of await backends()) {
            where n.nspname = 'callrec' and p.proname = 'callrec_append'`.execute(database.db);
         assert.is(fn.rows.length, 1);
         assert.match(fn.rows[0]!.src, /hashtext\(current_schema\(\)\)/);
-        assert.equal(fn.rows[0]!.config, ['search_path=callrec, pg_catalog']);
+        assert.equal(fn.rows[0]!.config, ['plan_cache_mode=force_custom_plan', 'jit=off', 'search_path=callrec, pg_catalog']);
       } finally {
         await store.close();
       }
