@@ -23,8 +23,10 @@ guard('src/ and db/migrations use no session advisory lock, session SET, LISTEN 
     // Code and SQL only: comments may talk about what is forbidden.
     const text = readFileSync(f, 'utf8').replace(/--.*$|\/\/.*$|^\s*\*.*$/gm, '');
     if (/pg_advisory_lock\s*\(|pg_try_advisory_lock\s*\(/i.test(text)) problems.push(`${f}: session advisory lock`);
-    // A statement that starts with SET (not SET LOCAL); a function's own `alter routine … set` is allowed.
-    if (/(^|['"`;(]\s*)set\s+(?!local\b)\w+\s*(=|to\s)/im.test(text)) problems.push(`${f}: session SET`);
+    // A statement that starts with SET (not SET LOCAL); a function's own `alter routine … set` and the SET
+    // clauses of a `create function … language … set x = y … as $$` header are the function's, not the session's.
+    const withoutFunctionSettings = text.replace(/(\blanguage\s+\w+\s*\n)((?:\s*set\s+\w+\s*(?:=|to\s)[^\n]*\n)+)(\s*as\s+\$\$)/gi, '$1$3');
+    if (/(^|['"`;(]\s*)set\s+(?!local\b)\w+\s*(=|to\s)/im.test(withoutFunctionSettings)) problems.push(`${f}: session SET`);
     if (/\bcreate\s+temp(orary)?\s+table/i.test(text)) problems.push(`${f}: temporary table`);
     if (/\bname\s*:\s*['"`][^'"`]+['"`]\s*,\s*text\s*:/.test(text)) problems.push(`${f}: named prepared statement`);
     if (/['"`]\s*LISTEN\s+(\$\{|"?\w+"?\s*['"`])/i.test(text) && !f.endsWith(path.join('db', 'connect.ts'))) problems.push(`${f}: LISTEN outside the listen client`);
