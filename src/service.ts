@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import type { Config } from './config.ts';
 import { connectDatabase, type Database } from './db/connect.ts';
 import { migrate } from './db/migrate.ts';
+import { openDatabase, openEventStore } from './db/open.ts';
 import { createOrgResolver, loadOrgMapFile, type OrgResolver } from './commands/orgs.ts';
 import type { EventStore } from './events/port.ts';
 import { createPostgresEventStore } from './events/postgres/store.ts';
@@ -28,6 +29,9 @@ import { startEmbeddedMaintenance } from './db/maintenance.ts';
 import { assertSafeToServe, describeSecurityState } from './secureDefaults.ts';
 import { createReconciler, type Reconciler } from './processes/reconciler.ts';
 import { createVapiClient } from './vapi/restClient.ts';
+
+/** Re-exported for callers that open the stores the way the service does. */
+export { openDatabase, openEventStore };
 
 export interface ServiceOptions {
   logger?: Logger;
@@ -65,18 +69,6 @@ export interface Service {
   /** Reconciliation with Vapi's call list (only when VAPI_API_KEY is set; started with the background processes). */
   reconciler?: Reconciler;
   stop(): Promise<void>;
-}
-
-export async function openEventStore(config: Config, database: Database, logger: Logger): Promise<EventStore> {
-  if (config.EVENTSTORE_URL) {
-    const { createEventStoreDbStore } = await import('./events/eventstoredb/store.ts');
-    return createEventStoreDbStore({ connectionString: config.EVENTSTORE_URL, logger });
-  }
-  return createPostgresEventStore(database, { logger });
-}
-
-export async function openDatabase(config: Config): Promise<Database> {
-  return connectDatabase({ databaseUrl: config.DATABASE_URL, pgliteDir: config.pgliteDir, poolSize: config.DATABASE_POOL_SIZE });
 }
 
 /** The composition root: database, migrations, event store, projections, processes and HTTP. */

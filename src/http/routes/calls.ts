@@ -1,7 +1,7 @@
 import { callStream } from '../../events/catalog.ts';
 import type { RecordedEvent } from '../../events/port.ts';
 import { CallrecError } from '../../errors.ts';
-import { redactEvent } from '../../cli/history.ts';
+import { redactEvent } from '../../events/redact.ts';
 import { evolveCallLog, type CallLogRow } from '../../projections/callLogs/evolve.ts';
 import { defineRoute } from '../openapi/route.ts';
 import { CallDetail, CallHistory, CallIdParams, CallList, GetCallQuery, ListCallsQuery } from './callsSchemas.ts';

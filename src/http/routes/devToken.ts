@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
-import { signToken } from '../../cli/token.ts';
+import { signToken } from '../../auth/tokens.ts';
 import { DEV_JWT_SECRET } from '../../config.ts';
 import { CallrecError } from '../../errors.ts';
 import { ORG_ID_RE, ROLES } from '../auth.ts';

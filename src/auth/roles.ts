@@ -1,0 +1,14 @@
+/**
+ * `admin` administers its own org. `platform-admin` is the operator's role (granted only by whoever issues the
+ * tokens): an admin of its own org who may also read views across orgs (GET /api/metrics?org=…).
+ */
+export const ROLES = ['member', 'auditor', 'admin', 'platform-admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Whether a caller of `role` may use a route open to `roles` (platform-admin can do what admin can). */
+export function roleAllows(roles: readonly Role[], role: Role): boolean {
+  return roles.includes(role) || (role === 'platform-admin' && roles.includes('admin'));
+}
+
+/** An org id as tokens, routes and the CLI accept it. */
+export const ORG_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
