@@ -4,6 +4,7 @@ import type { DB } from '../db/schema.ts';
 import { callStream, sweepStream } from '../events/catalog.ts';
 import type { EventStore, NewEvent } from '../events/port.ts';
 import { silentLogger, type Logger } from '../log.ts';
+import { uploadedRecordingsAfter, referencedPaths } from '../projections/callLogs/queries.ts';
 import { acquireLease, releaseLease } from '../projections/leases.ts';
 import { isStorageListError, type RecordingStorage, type StoredObject } from '../storage/port.ts';
 import {
@@ -92,13 +93,6 @@ async function previousRuns(store: EventStore, day: string): Promise<{ runs: num
   const events = await store.readStream(sweepStream(day));
   const done = events.filter((e) => e.type === 'SweepCompleted');
   return { runs: done.length, completed: done.some((e) => e.metadata.complete !== false) };
-}
-
-/** Which of `paths` some call references (call_logs_storage_path_idx). */
-export async function referencedPaths(db: Kysely<DB>, paths: string[]): Promise<Set<string>> {
-  if (paths.length === 0) return new Set();
-  const rows = await db.selectFrom('call_logs').select('recording_storage_path').where('recording_storage_path', 'in', paths).execute();
-  return new Set(rows.map((r) => r.recording_storage_path as string));
 }
 
 /** Appends one event; an already present event with the same id counts as written (same object, same day). */
@@ -201,15 +195,7 @@ export async function runOrphanSweep(opts: OrphanSweepOptions, run: { dryRun: bo
   if (result.complete) {
     let after = '';
     for (;;) {
-      const rows = await db
-        .selectFrom('call_logs')
-        .select(['id', 'org_id', 'recording_storage_path', 'recording_sha256'])
-        .where('recording_status', '=', 'uploaded')
-        .where('recording_storage_path', 'is not', null)
-        .where('id', '>', after)
-        .orderBy('id')
-        .limit(pageSize)
-        .execute();
+      const rows = await uploadedRecordingsAfter(db, after, pageSize);
       if (rows.length === 0) break;
       after = rows[rows.length - 1]!.id;
       const calls: MissingCall[] = rows.map((r) => ({ callId: r.id, orgId: r.org_id, storagePath: r.recording_storage_path!, sha256: r.recording_sha256 }));

@@ -8,7 +8,7 @@ import {
   type RetryPolicy,
 } from '../commands/recording.ts';
 import type { Database } from '../db/connect.ts';
-import { pipelineCandidates, type Candidate } from './pipelineCandidates.ts';
+import { pipelineCandidates, type Candidate } from '../projections/callLogs/queries.ts';
 import { callStream } from '../events/catalog.ts';
 import type { EventStore, NewEvent } from '../events/port.ts';
 import { silentLogger, type Logger } from '../log.ts';

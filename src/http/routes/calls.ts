@@ -5,7 +5,8 @@ import { redactEvent } from '../../events/redact.ts';
 import { evolveCallLog, type CallLogRow } from '../../projections/callLogs/evolve.ts';
 import { defineRoute } from '../openapi/route.ts';
 import { CallDetail, CallHistory, CallIdParams, CallList, GetCallQuery, ListCallsQuery } from './callsSchemas.ts';
-import { decodeCursor, findCall, listCalls, recordingState, toApiCall } from './callsQuery.ts';
+import { decodeCursor, findCall, listCalls } from '../../projections/callLogs/queries.ts';
+import { recordingState, toApiCall } from './callsQuery.ts';
 import { z } from 'zod';
 
 /** The calls API: list and search, one call (now or as of a time), and an auditor's full history. */

@@ -6,7 +6,7 @@ import { CallrecError } from '../../errors.ts';
 import type { CallLogRow } from '../../projections/callLogs/evolve.ts';
 import type { Caller } from '../auth.ts';
 import { defineRoute, type ApiDeps } from '../openapi/route.ts';
-import { findCall } from './callsQuery.ts';
+import { findCall } from '../../projections/callLogs/queries.ts';
 import { CallIdParams, RecordingResponse, RefreshedUrl } from './callsSchemas.ts';
 
 /**

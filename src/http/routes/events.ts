@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { CallrecError } from '../../errors.ts';
 import { SSE_EVENTS } from '../sse/messages.ts';
 import { defineRoute } from '../openapi/route.ts';
-import { findCall } from './callsQuery.ts';
+import { findCall } from '../../projections/callLogs/queries.ts';
 import { CallId } from './callsSchemas.ts';
 
 /** GET /api/events: the org's live events as Server-Sent Events, resumable by Last-Event-ID. */
