@@ -21,5 +21,4 @@ export interface HttpDeps {
   sseHub?: SseHub;
   /** Org of a call from the Vapi ids (cached org_mappings). */
   orgResolver?: OrgResolver;
-  [extra: string]: unknown;
 }

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
-import { CALL_LOG_COLUMNS, type CallLogRow } from './evolve.ts';
+import { CALL_LOG_COLUMNS, CALL_LOG_INT8, CALL_LOG_TIMESTAMPS, type CallLogRow } from './columns.ts';
 
 /**
  * Every query of the call_logs read model (its projector writes it; everything else reads it through here):
@@ -22,17 +22,15 @@ export interface CallListFilter {
   q?: string;
 }
 
-const TIMESTAMPS = ['status_at', 'started_at', 'ended_at', 'recording_signed_url_expires_at', 'recording_uploaded_at', 'recording_next_retry_at'] as const;
-const INT8 = ['recording_bytes', 'first_position', 'last_position'] as const;
 
 function normalise(row: Record<string, unknown>): CallLogRow {
   const r: Record<string, unknown> = {};
   for (const c of CALL_LOG_COLUMNS) r[c] = row[c] ?? null;
-  for (const k of TIMESTAMPS) {
+  for (const k of CALL_LOG_TIMESTAMPS) {
     const v = r[k];
     r[k] = v === null ? null : new Date(v as string | Date).toISOString();
   }
-  for (const k of INT8) r[k] = r[k] === null ? null : Number(r[k]);
+  for (const k of CALL_LOG_INT8) r[k] = r[k] === null ? null : Number(r[k]);
   return r as unknown as CallLogRow;
 }
 
