@@ -5,7 +5,7 @@ import { callStream, sweepStream } from '../events/catalog.ts';
 import type { EventStore, NewEvent } from '../events/port.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { uploadedRecordingsAfter, referencedPaths } from '../projections/callLogs/queries.ts';
-import { acquireLease, releaseLease } from '../projections/leases.ts';
+import { leaseKeeper } from '../db/leases.ts';
 import { isStorageListError, type RecordingStorage, type StoredObject } from '../storage/port.ts';
 import {
   decideObject,
@@ -277,14 +277,15 @@ export function createOrphanSweepProcess(opts: OrphanSweepProcessOptions): Orpha
   const clock = opts.clock ?? (() => new Date());
   let job: Cron | undefined;
   let running: Promise<unknown> | undefined;
+  const lease = leaseKeeper(opts.db, SWEEP_LEASE, opts.instanceId, leaseMs);
 
   async function tick(): Promise<SweepResult | 'skipped'> {
     // The lease is not released after a run: it stays until it expires, so an instance whose cron fires a
     // little later finds it taken (and then today's SweepCompleted) instead of sweeping again.
-    if (!(await acquireLease(opts.db, SWEEP_LEASE, opts.instanceId, leaseMs))) return 'skipped';
+    if (!(await lease.renew())) return 'skipped';
     if ((await previousRuns(opts.store, sweepDay(clock()))).completed) return 'skipped';
     const result = await runOrphanSweep(
-      { ...opts, keepGoing: () => acquireLease(opts.db, SWEEP_LEASE, opts.instanceId, leaseMs).catch(() => false) },
+      { ...opts, keepGoing: () => lease.renew().catch(() => false) },
       { dryRun: false },
     );
     opts.onResult?.(result);
@@ -304,7 +305,7 @@ export function createOrphanSweepProcess(opts: OrphanSweepProcessOptions): Orpha
       job?.stop();
       job = undefined;
       await running;
-      await releaseLease(opts.db, SWEEP_LEASE, opts.instanceId).catch(() => {});
+      await lease.release();
     },
     tick,
     nextRun: () => job?.nextRun() ?? null,
