@@ -5,6 +5,9 @@
 export const ROLES = ['member', 'auditor', 'admin', 'platform-admin'] as const;
 export type Role = (typeof ROLES)[number];
 
+/** Routes open to every role of an org (platform-admin passes as admin). */
+export const ANY_ROLE = ['member', 'auditor', 'admin'] as const satisfies readonly Role[];
+
 /** Whether a caller of `role` may use a route open to `roles` (platform-admin can do what admin can). */
 export function roleAllows(roles: readonly Role[], role: Role): boolean {
   return roles.includes(role) || (role === 'platform-admin' && roles.includes('admin'));

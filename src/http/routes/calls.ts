@@ -8,10 +8,10 @@ import { CallDetail, CallHistory, CallIdParams, CallList, GetCallQuery, ListCall
 import { decodeCursor, findCall, listCalls } from '../../projections/callLogs/queries.ts';
 import { recordingState, toApiCall } from './callsQuery.ts';
 import { z } from 'zod';
+import { ANY_ROLE } from '../../auth/roles.ts';
 
 /** The calls API: list and search, one call (now or as of a time), and an auditor's full history. */
 
-const ANY_ROLE = ['member', 'auditor', 'admin'] as const;
 const AUDITORS = ['auditor', 'admin'] as const;
 
 export const listCallsRoute = defineRoute({
