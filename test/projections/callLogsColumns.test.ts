@@ -2,13 +2,14 @@ import { sql } from 'kysely';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CALL_LOG_COLUMNS, CALL_LOG_SPEC, emptyCallLog } from '../../src/projections/callLogs/columns.ts';
+import { COUNTER_COLUMNS, DAILY_COUNTER_SPEC } from '../../src/projections/metrics/evolve.ts';
 import { backends } from '../support/databases.ts';
 
 // The column spec of call_logs is the one place its columns are written in TypeScript (row type, kysely
 // table type, column list and empty row derive from it); the migration creates the table. They must agree.
 
 for (const backend of await backends()) {
-  test(`${backend.name}: the call_logs column spec matches the migrated table (names, types, nullability)`, async () => {
+  test(`${backend.name}: the call_logs column spec and the metrics counter spec match the migrated tables (names, types, nullability)`, async () => {
     const t = await backend.open();
     try {
       const { rows } = await sql<{ column_name: string; data_type: string; is_nullable: string }>`
@@ -22,6 +23,13 @@ for (const backend of await backends()) {
       });
       assert.equal(inTable, fromSpec);
       assert.ok(rows.some((r) => r.column_name === 'search'), 'the projector-owned search column exists');
+
+      const daily = await sql<{ column_name: string; data_type: string }>`
+        select column_name, data_type from information_schema.columns
+         where table_name = 'recording_metrics_daily' and table_schema = any(current_schemas(false))
+         order by ordinal_position`.execute(t.database.db);
+      const counters = daily.rows.filter((r) => !['org_id', 'day', 'failures_by_reason'].includes(r.column_name));
+      assert.equal(counters, COUNTER_COLUMNS.map((c) => ({ column_name: c, data_type: DAILY_COUNTER_SPEC[c] })));
     } finally {
       await t.close();
     }
