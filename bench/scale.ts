@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { schemaOf } from '../src/db/schemaPlugin.ts';
 import { sql } from 'kysely';
-import { signToken } from '../src/cli/token.ts';
+import { signToken } from '../src/auth/tokens.ts';
 import { loadConfig } from '../src/config.ts';
 import { silentLogger } from '../src/log.ts';
 import { startService, type Service } from '../src/service.ts';

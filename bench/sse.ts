@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import SseChannel from 'sse-channel';
-import { signToken } from '../src/cli/token.ts';
+import { signToken } from '../src/auth/tokens.ts';
 import { loadConfig } from '../src/config.ts';
 import { connectDatabase } from '../src/db/connect.ts';
 import { silentLogger } from '../src/log.ts';

@@ -2,6 +2,8 @@ import path from 'node:path';
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { SCHEMA_NAME } from './db/schemaPlugin.ts';
+import { ORG_ID_RE } from './auth/roles.ts';
+import { issuePath } from './zodIssues.ts';
 
 /**
  * Configuration, read and validated once at start. A bad value stops start-up with a message that names
@@ -60,7 +62,7 @@ const fields = z
     VAPI_WEBHOOK_HMAC_SECRET: z.string().optional(),
     VAPI_WEBHOOK_HMAC_TOLERANCE_SECONDS: int(1, 86_400).default(300),
     WEBHOOK_MAX_BODY_BYTES: int(1024, 100 * 1024 * 1024).default(1024 * 1024),
-    DEFAULT_ORG_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only').default('default'),
+    DEFAULT_ORG_ID: z.string().regex(ORG_ID_RE, 'letters, digits, _ and - only').default('default'),
     ORG_MAP_FILE: z.string().optional(),
 
     VAPI_API_URL: url.default('https://api.vapi.ai'),
@@ -165,7 +167,7 @@ export class ConfigError extends Error {
  * RECORDING_SIGNING_SECRET, METRICS_TOKEN, a DATABASE_URL with its password).
  */
 export function describeIssue(issue: z.core.$ZodIssue): string {
-  const name = issue.path.join('.') || '(config)';
+  const name = issuePath(issue, { root: '(config)' });
   const i = issue as z.core.$ZodIssue & { origin?: string; minimum?: number | bigint; maximum?: number | bigint; expected?: string; values?: unknown[] };
   let rule: string;
   switch (i.code) {

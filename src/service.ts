@@ -3,11 +3,11 @@ import { join, resolve as resolvePath } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
 import type { Config } from './config.ts';
-import { connectDatabase, type Database } from './db/connect.ts';
+import type { Database } from './db/connect.ts';
 import { migrate } from './db/migrate.ts';
+import { openDatabase, openEventStore } from './db/open.ts';
 import { createOrgResolver, loadOrgMapFile, type OrgResolver } from './commands/orgs.ts';
 import type { EventStore } from './events/port.ts';
-import { createPostgresEventStore } from './events/postgres/store.ts';
 import { countOrgEventsAfter, readOrgEventsPage } from './events/postgres/readOrgEvents.ts';
 import { createHttpApp } from './http/app.ts';
 import type { HttpDeps } from './http/context.ts';
@@ -30,6 +30,9 @@ import { assertSafeToServe, describeSecurityState } from './secureDefaults.ts';
 import { createReconciler, type Reconciler } from './processes/reconciler.ts';
 import { createVapiClient } from './vapi/restClient.ts';
 import { createHttpDrainer, type HttpDrainer } from './http/drain.ts';
+
+/** Re-exported for callers that open the stores the way the service does. */
+export { openDatabase, openEventStore };
 
 export interface ServiceOptions {
   logger?: Logger;
@@ -67,35 +70,6 @@ export interface Service {
   /** Reconciliation with Vapi's call list (only when VAPI_API_KEY is set; started with the background processes). */
   reconciler?: Reconciler;
   stop(): Promise<void>;
-}
-
-export async function openEventStore(config: Config, database: Database, logger: Logger): Promise<EventStore> {
-  if (config.EVENTSTORE_URL) {
-    const { createEventStoreDbStore } = await import('./events/eventstoredb/store.ts');
-    return createEventStoreDbStore({ connectionString: config.EVENTSTORE_URL, logger });
-  }
-  // Appends wait in a bounded queue (APPEND_QUEUE_MAX). On PostgreSQL, one not yet sent after
-  // DATABASE_STATEMENT_TIMEOUT_MS gives up (the server may be unreachable). Embedded PGlite cannot be
-  // unreachable, only busy: its appends wait (webhooks still answer 503 within the timeout, see vapiWebhook.ts).
-  return createPostgresEventStore(database, {
-    logger,
-    maxQueued: config.APPEND_QUEUE_MAX,
-    queueTimeoutMs: database.kind === 'postgres' ? config.DATABASE_STATEMENT_TIMEOUT_MS : undefined,
-  });
-}
-
-/** `limits: false` for the CLI, whose rebuilds and copies may run statements longer than DATABASE_STATEMENT_TIMEOUT_MS. */
-export async function openDatabase(config: Config, opts: { limits?: boolean } = {}): Promise<Database> {
-  return connectDatabase({
-    databaseUrl: config.DATABASE_URL,
-    pgliteDir: config.pgliteDir,
-    poolSize: config.DATABASE_POOL_SIZE,
-    statementTimeoutMs: opts.limits === false ? undefined : config.DATABASE_STATEMENT_TIMEOUT_MS,
-    schema: config.DATABASE_SCHEMA,
-    listenUrl: config.DATABASE_LISTEN_URL,
-    pooler: config.DATABASE_POOLER,
-    caCert: config.DATABASE_CA_CERT,
-  });
 }
 
 /** The composition root: database, migrations, event store, projections, processes and HTTP. */

@@ -9,7 +9,7 @@ import { allProjectors } from '../projections/all.ts';
 import { describeSecurityState, securityState } from '../secureDefaults.ts';
 import { createStorageFromConfig } from '../storage/factory.ts';
 import { createVapiClient } from '../vapi/restClient.ts';
-import { openDatabase, openEventStore } from '../service.ts';
+import { openDatabase, openEventStore } from '../db/open.ts';
 import { createLogger } from '../log.ts';
 
 /** One line of `callrec doctor`: `fail` makes the command exit non-zero; `warn` and `skip` do not. */

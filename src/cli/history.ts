@@ -1,15 +1,8 @@
 import { callStream } from '../events/catalog.ts';
 import type { EventStore, RecordedEvent } from '../events/port.ts';
 import { CALL_ID_RE } from '../vapi/messages.ts';
+import { redactEvent } from '../events/redact.ts';
 import { UsageError } from './command.ts';
-
-/** Signed URLs are bearer credentials: history shows that one was issued, never the URL itself. */
-export function redactEvent(e: RecordedEvent): RecordedEvent {
-  if (e.type !== 'UrlSigned') return e;
-  const data = { ...(e.data as Record<string, unknown>) };
-  if (typeof data.url === 'string') data.url = `${String(data.url).split('?')[0]}?[signature redacted]`;
-  return { ...e, data };
-}
 
 export async function callHistory(store: EventStore, callId: string): Promise<RecordedEvent[]> {
   if (!CALL_ID_RE.test(callId)) throw new UsageError(`call id ${JSON.stringify(callId)} is not valid (letters, digits, - and _)`);

@@ -3,7 +3,7 @@ import type { Database } from '../db/connect.ts';
 import { migrate } from '../db/migrate.ts';
 import type { EventStore } from '../events/port.ts';
 import { createLogger, type Logger } from '../log.ts';
-import { openDatabase, openEventStore } from '../service.ts';
+import { openDatabase, openEventStore } from '../db/open.ts';
 
 export interface CliRuntime {
   config: Config;

@@ -2,9 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { Kysely } from 'kysely';
 import type { DB, OrgMappingsTable } from '../db/schema.ts';
+import { ORG_ID_RE } from '../auth/roles.ts';
 
 export type MappingKind = OrgMappingsTable['kind'];
-export const ORG_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+export { ORG_ID_RE };
 
 export interface OrgResolver {
   resolve(keys: { assistantId: string | null; phoneNumberId: string | null; vapiOrgId: string | null }): Promise<string>;

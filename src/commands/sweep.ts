@@ -1,6 +1,7 @@
 import type { EventMetadata, NewEvent } from '../events/port.ts';
 import { deterministicEventId } from '../events/ids.ts';
 import type { StoredObject } from '../storage/port.ts';
+import { ORG_ID_RE } from '../auth/roles.ts';
 
 /**
  * The orphan sweep's decisions, pure: which storage objects to delete, and the events that record what
@@ -13,7 +14,6 @@ import type { StoredObject } from '../storage/port.ts';
  */
 
 export const DAY_MS = 86_400_000;
-const ORG_SEGMENT = /^[A-Za-z0-9_-]{1,64}$/;
 
 export type ObjectAction = 'delete' | 'keep-referenced' | 'keep-young';
 
@@ -52,7 +52,7 @@ export function sweepIdFor(day: string, run: number): string {
 /** The org an object belongs to: the first path segment (`<orgId>/yyyy/mm/dd/<callId>.<ext>`), else the fallback. */
 export function orgOfPath(path: string, fallbackOrgId: string): string {
   const first = path.split('/')[0] ?? '';
-  return path.includes('/') && ORG_SEGMENT.test(first) ? first : fallbackOrgId;
+  return path.includes('/') && ORG_ID_RE.test(first) ? first : fallbackOrgId;
 }
 
 export interface SweepEventContext {

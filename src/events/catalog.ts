@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { describeZodIssue } from '../zodIssues.ts';
 
 /**
  * The event catalog: every event type callrec writes, with the schema its data must satisfy.
@@ -171,7 +172,7 @@ export function validateEventData(type: string, data: unknown): { ok: true; data
   if (!schema) return { ok: false, issues: [`unknown event type ${JSON.stringify(type)}`] };
   const parsed = schema.safeParse(data);
   if (parsed.success) return { ok: true, data: parsed.data };
-  return { ok: false, issues: parsed.error.issues.map((i) => `${i.path.join('.') || '(data)'}: ${i.message}`) };
+  return { ok: false, issues: parsed.error.issues.map((i) => describeZodIssue(i, { root: '(data)' })) };
 }
 
 export const callStream = (callId: string) => `call-${callId}`;

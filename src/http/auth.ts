@@ -2,6 +2,9 @@ import type { Context } from 'koa';
 import { createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Config } from '../config.ts';
 import { CallrecError } from '../errors.ts';
+import { ORG_ID_RE, ROLES, roleAllows, type Role } from '../auth/roles.ts';
+
+export { ORG_ID_RE, ROLES, roleAllows, type Role };
 
 /**
  * Bearer-token authentication for /api: Supabase-compatible JWTs, HS256 with AUTH_JWT_SECRET or RS256/ES256
@@ -9,18 +12,6 @@ import { CallrecError } from '../errors.ts';
  * `app_metadata`), the role from `role` / `app_metadata.role`. Everything else (`alg: none`, other
  * algorithms, expired, wrong audience or issuer) is refused.
  */
-
-/**
- * `admin` administers its own org. `platform-admin` is the operator's role (granted only by whoever issues the
- * tokens): an admin of its own org who may also read views across orgs (GET /api/metrics?org=…).
- */
-export const ROLES = ['member', 'auditor', 'admin', 'platform-admin'] as const;
-export type Role = (typeof ROLES)[number];
-
-/** Whether a caller of `role` may use a route open to `roles` (platform-admin can do what admin can). */
-export function roleAllows(roles: readonly Role[], role: Role): boolean {
-  return roles.includes(role) || (role === 'platform-admin' && roles.includes('admin'));
-}
 
 export interface Caller {
   userId: string;
@@ -34,7 +25,6 @@ export interface Authenticator {
   verify(token: string): Promise<AuthResult>;
 }
 
-export const ORG_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const ASYMMETRIC = ['RS256', 'ES256'] as const;
 /** Seconds of clock skew tolerated on `exp`/`nbf`/`iat`. */
 const CLOCK_TOLERANCE_SECONDS = 5;

@@ -23,5 +23,4 @@ export interface HttpDeps {
   appendQueueFull?: () => boolean;
   /** Org of a call from the Vapi ids (cached org_mappings). */
   orgResolver?: OrgResolver;
-  [extra: string]: unknown;
 }

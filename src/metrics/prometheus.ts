@@ -2,9 +2,9 @@ import { timingSafeEqual } from 'node:crypto';
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Config } from '../config.ts';
 import { CallrecError } from '../errors.ts';
 import type { EventStore, NewEvent } from '../events/port.ts';
-import type { HttpDeps } from '../http/context.ts';
 import type { SweepResult } from '../processes/orphanSweep.ts';
 
 /**
@@ -172,7 +172,7 @@ function sameSecret(given: string, expected: string): boolean {
  * needs `Authorization: Bearer <METRICS_TOKEN>` (compared in constant time).
  */
 export function prometheusRoute(metrics: CallrecMetrics) {
-  return (router: Router, deps: HttpDeps) => {
+  return (router: Router, deps: { config: Pick<Config, 'METRICS_TOKEN'> }) => {
     router.get('/metrics', async (ctx) => {
       const token = deps.config.METRICS_TOKEN;
       if (token) {

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import type { DB } from '../db/schema.ts';
+import { alreadyEnded, stuckCalls } from '../projections/callLogs/queries.ts';
 import type { OrgResolver } from '../commands/orgs.ts';
 import { nextWatermark, reconciliationCompletedEvent, recoveredCallEnded, RECONCILER_ACTOR, type Window } from '../commands/reconcile.ts';
 import type { EventStore } from '../events/port.ts';
@@ -73,26 +74,6 @@ export async function readWatermark(db: Kysely<DB>): Promise<Date | null> {
 async function writeWatermark(db: Kysely<DB>, at: Date): Promise<void> {
   await sql`insert into ${sql.table('checkpoints')} (name, position) values (${WATERMARK_CHECKPOINT}, ${at.getTime()})
     on conflict (name) do update set position = greatest(checkpoints.position, excluded.position), updated_at = now()`.execute(db);
-}
-
-/** Ids among `ids` whose call_logs row already has an end (a CallEnded): a shortcut, the store still decides. */
-async function alreadyEnded(db: Kysely<DB>, ids: string[]): Promise<Set<string>> {
-  if (ids.length === 0) return new Set();
-  const rows = await db.selectFrom('call_logs').select('id').where('id', 'in', ids).where('ended_at', 'is not', null).execute();
-  return new Set(rows.map((r) => r.id));
-}
-
-async function stuckCalls(db: Kysely<DB>, now: Date, stuckMinutes: number): Promise<string[]> {
-  const rows = await db
-    .selectFrom('call_logs')
-    .select('id')
-    .where('ended_at', 'is', null)
-    .where('status_at', '<', new Date(now.getTime() - stuckMinutes * 60_000))
-    .where('status_at', '>', new Date(now.getTime() - STUCK_HORIZON_MS))
-    .orderBy('status_at')
-    .limit(STUCK_LOOKUPS_PER_RUN)
-    .execute();
-  return rows.map((r) => r.id);
 }
 
 class Stopped extends Error {}
@@ -178,7 +159,7 @@ export async function runReconcile(opts: ReconcileOptions, run: { window: Window
       if (opts.keepGoing && !(await opts.keepGoing())) throw new Stopped();
     }
     if (result.complete && !run.dryRun) {
-      for (const id of await stuckCalls(db, clock(), opts.stuckMinutes)) {
+      for (const id of await stuckCalls(db, clock(), opts.stuckMinutes, STUCK_HORIZON_MS, STUCK_LOOKUPS_PER_RUN)) {
         const got = await getCall(opts.vapi, id);
         if (!got.ok) {
           if (got.error.code !== 'not_found') result.failed++;

@@ -1,6 +1,6 @@
 import { reconcileWindow } from '../commands/reconcile.ts';
 import { silentLogger } from '../log.ts';
-import { leaseKeeper } from '../projections/leases.ts';
+import { leaseKeeper } from '../db/leases.ts';
 import { readWatermark, runReconcile, type ReconcileOptions, type ReconcileResult } from './reconcile.ts';
 
 /**

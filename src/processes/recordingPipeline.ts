@@ -8,12 +8,12 @@ import {
   type RetryPolicy,
 } from '../commands/recording.ts';
 import type { Database } from '../db/connect.ts';
-import { pipelineCandidates, type Candidate } from './pipelineCandidates.ts';
+import { pipelineCandidates, type Candidate } from '../projections/callLogs/queries.ts';
 import { callStream } from '../events/catalog.ts';
 import type { EventStore, NewEvent } from '../events/port.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { readCheckpoint } from '../projections/checkpoints.ts';
-import { leaseKeeper } from '../projections/leases.ts';
+import { leaseKeeper } from '../db/leases.ts';
 import type { RecordingStorage } from '../storage/port.ts';
 import { runRecordingAttempt, type AttemptConfig } from './recordingAttempt.ts';
 

@@ -2,7 +2,7 @@ import type { Database } from '../db/connect.ts';
 import type { EventStore } from '../events/port.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { moveCheckpoint, readCheckpoint } from './checkpoints.ts';
-import { leaseKeeper } from './leases.ts';
+import { leaseKeeper } from '../db/leases.ts';
 import type { Projector } from './projector.ts';
 
 export interface RunnerOptions {

@@ -1,5 +1,6 @@
 import type { VapiClient, VapiError, VapiResult } from './restClient.ts';
 import { callListSchema, callSchema, type VapiCall } from './calls.ts';
+import { describeZodIssue } from '../zodIssues.ts';
 
 /**
  * Vapi's call list: `GET /call` (a bare JSON array, newest `createdAt` first, `limit` ≤ 1000, filters
@@ -43,7 +44,7 @@ export async function listCallsPage(client: VapiClient, query: CallPageQuery = {
   const parsed = callListSchema.safeParse(res.value);
   if (!parsed.success) {
     const i = parsed.error.issues[0];
-    return { ok: false, error: invalid('GET /call', i ? `${i.path.join('.') || '(root)'}: ${i.message}` : 'unexpected shape') };
+    return { ok: false, error: invalid('GET /call', i ? describeZodIssue(i, { root: '(root)' }) : 'unexpected shape') };
   }
   return { ok: true, value: parsed.data };
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Logger } from '../log.ts';
 import type { ValueResult } from '../result.ts';
 import { createVapiRequester, type VapiRequester } from './vapiHttp.ts';
+import { describeZodIssue } from '../zodIssues.ts';
 
 /**
  * The Vapi REST client: the assistants it needs to keep recording on, and the authenticated
@@ -167,7 +168,7 @@ export function createVapiClient(options: VapiClientOptions): VapiClient {
 
   function invalid(path: string, issue: z.ZodError): VapiError {
     const first = issue.issues[0];
-    const where = first ? `${first.path.join('.') || '(root)'}: ${first.message}` : 'unexpected shape';
+    const where = first ? describeZodIssue(first, { root: '(root)' }) : 'unexpected shape';
     return { code: 'invalid_response', message: `Vapi's answer to ${path} does not look like an assistant (${where})`, retryable: false };
   }
 

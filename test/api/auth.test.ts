@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
-import { parseTtl, signToken } from '../../src/cli/token.ts';
+import { parseTtl, signToken } from '../../src/auth/tokens.ts';
 import { callerFromClaims, createAuthenticator } from '../../src/http/auth.ts';
 import { pgliteBackend } from '../support/databases.ts';
 import { JWT_SECRET, openSse, startApi, type ApiHarness } from './support.ts';

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { decideDownload, decideRefresh, storedUrlUsable, type AccessContext } from '../../src/commands/recordingAccess.ts';
 import type { RecordedEvent } from '../../src/events/port.ts';
 import { validateEventData } from '../../src/events/catalog.ts';
-import { decodeCursor, encodeCursor } from '../../src/http/routes/callsQuery.ts';
+import { decodeCursor, encodeCursor } from '../../src/projections/callLogs/queries.ts';
 import { foldCallAsOf } from '../../src/http/routes/calls.ts';
 import { createUploadTracker, toSseMessage } from '../../src/http/sse/messages.ts';
 import { downloadRow } from '../../src/projections/recordingDownloads/projector.ts';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { signToken } from '../../src/cli/token.ts';
+import { signToken } from '../../src/auth/tokens.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createPostgresEventStore } from '../../src/events/postgres/store.ts';
 import type { EventStore, NewEvent, RecordedEvent } from '../../src/events/port.ts';

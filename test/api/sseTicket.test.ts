@@ -7,7 +7,7 @@ import { connectDatabase } from '../../src/db/connect.ts';
 import { startService, type Service } from '../../src/service.ts';
 import { backends } from '../support/databases.ts';
 import { JWT_SECRET, openSse, startApi, type ApiHarness } from './support.ts';
-import { signToken } from '../../src/cli/token.ts';
+import { signToken } from '../../src/auth/tokens.ts';
 
 // SSE without a JWT in the URL: POST /api/events/ticket (bearer) → a single-use ticket valid 60 s →
 // GET /api/events?ticket=…. Used, expired or unknown tickets are a 401; a ticket works once even across

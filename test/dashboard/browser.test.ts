@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { signToken } from '../../src/cli/token.ts';
+import { signToken } from '../../src/auth/tokens.ts';
 import { setOrgMapping } from '../../src/commands/orgs.ts';
 import { DEV_JWT_SECRET } from '../../src/config.ts';
 import { startRecordingServer, type RecordingServer } from '../fakes/recordingServer.ts';

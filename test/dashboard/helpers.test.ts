@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { signToken } from '../../src/cli/token.ts';
+import { signToken } from '../../src/auth/tokens.ts';
 import {
   formatBytes,
   formatDuration,

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import http from 'node:http';
 import net from 'node:net';
 import { Agent, request } from 'undici';
-import { signToken } from '../../src/cli/token.ts';
+import { signToken } from '../../src/auth/tokens.ts';
 import { DEV_JWT_SECRET } from '../../src/config.ts';
 import { connectDatabase } from '../../src/db/connect.ts';
 import { loadVapiFixture } from '../fixtures/vapi/index.ts';

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SignJWT } from 'jose';
-import { signToken } from '../../src/cli/token.ts';
+import { signToken } from '../../src/auth/tokens.ts';
 import { setOrgMapping } from '../../src/commands/orgs.ts';
 import { loadVapiFixture, withRecordingUrl } from '../fixtures/vapi/index.ts';
 import { startRecordingServer } from '../fakes/recordingServer.ts';

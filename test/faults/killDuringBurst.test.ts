@@ -4,7 +4,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { signToken } from '../../src/cli/token.ts';
+import { signToken } from '../../src/auth/tokens.ts';
 import { DEV_JWT_SECRET } from '../../src/config.ts';
 import { connectDatabase, type Database } from '../../src/db/connect.ts';
 import { createPostgresEventStore } from '../../src/events/postgres/store.ts';

@@ -5,7 +5,7 @@ import { createPostgresEventStore } from '../../src/events/postgres/store.ts';
 import { callLogsProjector } from '../../src/projections/callLogs/projector.ts';
 import { rebuildProjection, tableChecksum } from '../../src/projections/rebuild.ts';
 import { createProjectionRunner } from '../../src/projections/runner.ts';
-import { signToken } from '../../src/cli/token.ts';
+import { signToken } from '../../src/auth/tokens.ts';
 import { DEV_JWT_SECRET } from '../../src/config.ts';
 import { openSse, sseData } from '../api/support.ts';
 import { loadVapiFixture } from '../fixtures/vapi/index.ts';

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { signToken } from '../../src/cli/token.ts';
+import { signToken } from '../../src/auth/tokens.ts';
 import { connectDatabase } from '../../src/db/connect.ts';
 import { openSse, sseData } from '../api/support.ts';
 import { startRecordingServer } from '../fakes/recordingServer.ts';

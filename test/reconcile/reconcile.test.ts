@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { signToken } from '../../src/cli/token.ts';
+import { signToken } from '../../src/auth/tokens.ts';
 import { DEV_JWT_SECRET } from '../../src/config.ts';
 import { readWatermark } from '../../src/processes/reconcile.ts';
 import { endFakeCall, makeFakeCall, reportFor } from '../fakes/vapiCalls.ts';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { signToken } from '../../src/cli/token.ts';
+import { signToken } from '../../src/auth/tokens.ts';
 import { DEV_JWT_SECRET, loadConfig } from '../../src/config.ts';
 import { securityState } from '../../src/secureDefaults.ts';
 import { pgliteBackend, TEST_DATABASE_URL } from '../support/databases.ts';

@@ -7,6 +7,7 @@ import { createOrphanSweepProcess, runOrphanSweep, type OrphanSweepOptions } fro
 import { allProjectors } from '../../src/projections/all.ts';
 import { createProjectionRunner, type ProjectionRunner } from '../../src/projections/runner.ts';
 import { fail } from '../../src/storage/port.ts';
+import { withMetrics } from '../../src/projections/metrics/projector.ts';
 import type { TestBackend, TestDb } from '../support/databases.ts';
 import { DAY, localSweepStorage, seedCall, supabaseSweepStorage, type SweepStorage } from './support.ts';
 
@@ -144,7 +145,7 @@ export function storageSuite(backend: TestBackend, name: 'local' | 'supabase') {
       await f.runner.catchUp();
       const row = await f.t.database.db.selectFrom('call_logs').select(['recording_missing', 'recording_status']).where('id', '=', f.missingCall).executeTakeFirstOrThrow();
       assert.equal(row, { recording_missing: true, recording_status: 'missing' });
-      const metrics = await f.t.database.db.selectFrom('recording_metrics_daily').select(['org_id', 'orphans_deleted', 'orphan_bytes_deleted', 'missing_flagged']).where('day', '=', '2026-05-20').orderBy('org_id').execute();
+      const metrics = await withMetrics(f.t.database.db).selectFrom('recording_metrics_daily').select(['org_id', 'orphans_deleted', 'orphan_bytes_deleted', 'missing_flagged']).where('day', '=', '2026-05-20').orderBy('org_id').execute();
       assert.equal(metrics.map((m) => ({ ...m, orphan_bytes_deleted: Number(m.orphan_bytes_deleted) })), [
         { org_id: 'org-a', orphans_deleted: 1, orphan_bytes_deleted: 7000, missing_flagged: 1 },
         { org_id: 'org-b', orphans_deleted: 1, orphan_bytes_deleted: 11_000, missing_flagged: 0 },
@@ -182,7 +183,7 @@ export function storageSuite(backend: TestBackend, name: 'local' | 'supabase') {
       assert.is((summary.data as { deleted: number }).deleted, 0);
       assert.is(summary.metadata.failedCount, 2);
       await f.runner.catchUp();
-      const pending = await f.t.database.db.selectFrom('recording_metrics_sweeps').select('failed_by_org').executeTakeFirstOrThrow();
+      const pending = await withMetrics(f.t.database.db).selectFrom('recording_metrics_sweeps').select('failed_by_org').executeTakeFirstOrThrow();
       assert.equal(pending.failed_by_org, { 'org-a': 1, 'org-b': 1 });
 
       failRemovals = false;

@@ -1,7 +1,7 @@
 import { loadConfig } from '../../config.ts';
-import { ORG_ID_RE, ROLES, type Role } from '../../http/auth.ts';
+import { ORG_ID_RE, ROLES, type Role } from '../../auth/roles.ts';
 import { stringOption, UsageError, type CliCommand } from '../command.ts';
-import { parseTtl, signToken } from '../token.ts';
+import { parseTtl, signToken } from '../../auth/tokens.ts';
 
 export const tokenCommand: CliCommand = {
   name: 'token',

@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { CallrecError, type ErrorCode } from '../../errors.ts';
 import { authenticate, type Authenticator, type Caller, type Role, type TokenSources } from '../auth.ts';
 import type { HttpDeps } from '../context.ts';
+import { formatZodIssues } from '../../zodIssues.ts';
 
 /**
  * One API route: its request schemas (which validate the request), its responses (with schemas), who may
@@ -62,7 +63,7 @@ export function defineRoute<P extends z.ZodType = z.ZodObject<{}>, Q extends z.Z
 }
 
 function issues(error: z.ZodError, where: string): string {
-  return error.issues.map((i) => `${where}${i.path.length ? `.${i.path.join('.')}` : ''}: ${i.message}`).join('; ');
+  return formatZodIssues(error.issues, { prefix: where });
 }
 
 /** The query as zod sees it: repeated parameters stay arrays (and then fail a string schema). */

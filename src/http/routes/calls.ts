@@ -1,16 +1,17 @@
 import { callStream } from '../../events/catalog.ts';
 import type { RecordedEvent } from '../../events/port.ts';
 import { CallrecError } from '../../errors.ts';
-import { redactEvent } from '../../cli/history.ts';
+import { redactEvent } from '../../events/redact.ts';
 import { evolveCallLog, type CallLogRow } from '../../projections/callLogs/evolve.ts';
 import { defineRoute } from '../openapi/route.ts';
 import { CallDetail, CallHistory, CallIdParams, CallList, GetCallQuery, ListCallsQuery } from './callsSchemas.ts';
-import { decodeCursor, findCall, listCalls, recordingState, toApiCall } from './callsQuery.ts';
+import { decodeCursor, findCall, listCalls } from '../../projections/callLogs/queries.ts';
+import { recordingState, toApiCall } from './callsQuery.ts';
 import { z } from 'zod';
+import { ANY_ROLE } from '../../auth/roles.ts';
 
 /** The calls API: list and search, one call (now or as of a time), and an auditor's full history. */
 
-const ANY_ROLE = ['member', 'auditor', 'admin'] as const;
 const AUDITORS = ['auditor', 'admin'] as const;
 
 export const listCallsRoute = defineRoute({

@@ -6,8 +6,9 @@ import { CallrecError } from '../../errors.ts';
 import type { CallLogRow } from '../../projections/callLogs/evolve.ts';
 import type { Caller } from '../auth.ts';
 import { defineRoute, type ApiDeps } from '../openapi/route.ts';
-import { findCall } from './callsQuery.ts';
+import { findCall } from '../../projections/callLogs/queries.ts';
 import { CallIdParams, RecordingResponse, RefreshedUrl } from './callsSchemas.ts';
+import { ANY_ROLE } from '../../auth/roles.ts';
 
 /**
  * Recording URLs. Every handout appends `RecordingAccessed` (user, time, IP, user agent) — and `UrlSigned`
@@ -15,7 +16,6 @@ import { CallIdParams, RecordingResponse, RefreshedUrl } from './callsSchemas.ts
  * committed. If it fails, the caller gets 503 `audit_failed` and no URL (fail closed).
  */
 
-const ANY_ROLE = ['member', 'auditor', 'admin'] as const;
 const NO_AUDIO = new Set(['none', 'abandoned', 'missing']);
 
 /** The client's address: koa's `ctx.ip` (X-Forwarded-For only when TRUST_PROXY), normalised; null if unusable. */

@@ -1,12 +1,13 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
-import { signToken } from '../../cli/token.ts';
+import { signToken } from '../../auth/tokens.ts';
 import { DEV_JWT_SECRET } from '../../config.ts';
 import { CallrecError } from '../../errors.ts';
 import { ORG_ID_RE, ROLES } from '../auth.ts';
 import type { HttpDeps } from '../context.ts';
 import { readRawBody } from '../rawBody.ts';
 import { isLoopback, securityState } from '../../secureDefaults.ts';
+import { formatZodIssues } from '../../zodIssues.ts';
 
 /**
  * POST /api/dev/token `{ org, user, role? }` → `{ token, expiresAt, org, user, role }`: a local-development helper
@@ -45,7 +46,7 @@ export function registerDevToken(router: Router, deps: HttpDeps) {
     }
     const parsed = DevTokenBody.safeParse(json);
     if (!parsed.success) {
-      throw new CallrecError('invalid_body', parsed.error.issues.map((i) => `body${i.path.length ? `.${i.path.join('.')}` : ''}: ${i.message}`).join('; '));
+      throw new CallrecError('invalid_body', formatZodIssues(parsed.error.issues, { prefix: 'body' }));
     }
     const { org, user, role } = parsed.data;
     const now = deps.clock();

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { CallrecError } from '../../errors.ts';
 import { SSE_EVENTS } from '../sse/messages.ts';
 import { defineRoute } from '../openapi/route.ts';
-import { findCall } from './callsQuery.ts';
+import { findCall } from '../../projections/callLogs/queries.ts';
 import { CallId } from './callsSchemas.ts';
 import { issueSseTicket, redeemSseTicket, SSE_TICKET_TTL_SECONDS } from '../sse/tickets.ts';
 

@@ -11,6 +11,7 @@ import { mayNeedSanitizing, sanitizeJson } from '../../vapi/sanitizeText.ts';
 import { verifyWebhook, verifyWebhookHeaders } from '../../vapi/webhookAuth.ts';
 import type { HttpDeps } from '../context.ts';
 import { readRawBody } from '../rawBody.ts';
+import { formatZodIssues } from '../../zodIssues.ts';
 
 /**
  * POST /webhooks/vapi — authenticate the raw bytes, validate, append one event, answer. No body parser is
@@ -51,7 +52,7 @@ export function registerVapiWebhook(router: Router, deps: HttpDeps) {
     const { value: parsed, paths: sanitized } = mayNeedSanitizing(rawText) ? sanitizeDeep(text) : { value: text, paths: [] };
     const envelope = Envelope.safeParse(parsed);
     if (!envelope.success) {
-      throw new CallrecError('invalid_body', `expected {"message": {"type": ...}}: ${envelope.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      throw new CallrecError('invalid_body', `expected {"message": {"type": ...}}: ${formatZodIssues(envelope.error.issues)}`);
     }
     const messageType = envelope.data.message.type;
     const now = deps.clock();
@@ -70,7 +71,7 @@ export function registerVapiWebhook(router: Router, deps: HttpDeps) {
         decided = decideCallEnded(report, { orgId, correlationId, now });
       } else {
         const m = StatusUpdate.safeParse(message);
-        if (!m.success) throw new CallrecError('invalid_body', m.error.issues.map((i) => `message.${i.path.join('.')}: ${i.message}`).join('; '));
+        if (!m.success) throw new CallrecError('invalid_body', formatZodIssues(m.error.issues, { prefix: 'message' }));
         const status = normaliseStatus(m.data, id.callId);
         const orgId = await bounded(orgs.resolve(status));
         decided = decideStatusChanged(status, { orgId, correlationId, now });

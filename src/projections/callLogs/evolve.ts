@@ -1,55 +1,8 @@
 import type { EventData } from '../../events/catalog.ts';
 import type { RecordedEvent } from '../../events/port.ts';
+import { emptyCallLog, type CallLogRow } from './columns.ts';
 
-/** One call_logs row as the projector computes it (timestamps as ISO strings). */
-export interface CallLogRow {
-  id: string;
-  org_id: string;
-  call_type: string | null;
-  assistant_id: string | null;
-  phone_number_id: string | null;
-  customer_number: string | null;
-  status: string;
-  status_at: string | null;
-  started_at: string | null;
-  ended_at: string | null;
-  duration_seconds: number | null;
-  ended_reason: string | null;
-  transcript: string | null;
-  summary: string | null;
-  cost: number | null;
-  recording_source_url: string | null;
-  recording_stereo_source_url: string | null;
-  recording_status: string;
-  recording_storage_path: string | null;
-  recording_signed_url: string | null;
-  recording_signed_url_expires_at: string | null;
-  recording_uploaded_at: string | null;
-  transcript_only_fallback: boolean;
-  recording_bytes: number | null;
-  recording_duration_seconds: number | null;
-  recording_sha256: string | null;
-  recording_format: string | null;
-  recording_content_type: string | null;
-  recording_channels: number | null;
-  recording_attempts: number;
-  recording_next_retry_at: string | null;
-  recording_error_code: string | null;
-  recording_error: string | null;
-  recording_missing: boolean;
-  first_position: number;
-  last_position: number;
-}
-
-export const CALL_LOG_COLUMNS = [
-  'id', 'org_id', 'call_type', 'assistant_id', 'phone_number_id', 'customer_number', 'status', 'status_at', 'started_at',
-  'ended_at', 'duration_seconds', 'ended_reason', 'transcript', 'summary', 'cost', 'recording_source_url',
-  'recording_stereo_source_url', 'recording_status', 'recording_storage_path', 'recording_signed_url',
-  'recording_signed_url_expires_at', 'recording_uploaded_at', 'transcript_only_fallback', 'recording_bytes',
-  'recording_duration_seconds', 'recording_sha256', 'recording_format', 'recording_content_type', 'recording_channels',
-  'recording_attempts', 'recording_next_retry_at', 'recording_error_code', 'recording_error', 'recording_missing',
-  'first_position', 'last_position',
-] as const satisfies ReadonlyArray<keyof CallLogRow>;
+export { CALL_LOG_COLUMNS, type CallLogRow } from './columns.ts';
 
 export const CALL_LOG_EVENTS = new Set([
   'CallEnded', 'CallStatusChanged', 'RecordingUploaded', 'UrlSigned', 'UploadFailed', 'UploadRetryScheduled',
@@ -60,18 +13,7 @@ export const CALL_LOG_EVENTS = new Set([
 const STATUS_RANK: Record<string, number> = { scheduled: 0, queued: 1, ringing: 2, 'in-progress': 3, forwarding: 4, ended: 5 };
 const rank = (s: string) => STATUS_RANK[s] ?? -1;
 
-function emptyRow(id: string, orgId: string, position: number): CallLogRow {
-  return {
-    id, org_id: orgId, call_type: null, assistant_id: null, phone_number_id: null, customer_number: null, status: 'unknown',
-    status_at: null, started_at: null, ended_at: null, duration_seconds: null, ended_reason: null, transcript: null,
-    summary: null, cost: null, recording_source_url: null, recording_stereo_source_url: null, recording_status: 'pending',
-    recording_storage_path: null, recording_signed_url: null, recording_signed_url_expires_at: null,
-    recording_uploaded_at: null, transcript_only_fallback: false, recording_bytes: null, recording_duration_seconds: null,
-    recording_sha256: null, recording_format: null, recording_content_type: null, recording_channels: null,
-    recording_attempts: 0, recording_next_retry_at: null, recording_error_code: null, recording_error: null,
-    recording_missing: false, first_position: position, last_position: position,
-  };
-}
+const emptyRow = emptyCallLog;
 
 /** Pure: the call_logs row after one event (or the same row when the event does not concern it). */
 export function evolveCallLog(row: CallLogRow | undefined, event: RecordedEvent): CallLogRow | undefined {

@@ -1,14 +1,15 @@
 import { sql } from 'kysely';
 import type { Projector } from '../projector.ts';
-import { CALL_LOG_COLUMNS, CALL_LOG_EVENTS, evolveCallLog, type CallLogRow } from './evolve.ts';
+import { CALL_LOG_COLUMNS, CALL_LOG_INT8, CALL_LOG_TIMESTAMPS, type CallLogRow } from './columns.ts';
+import { CALL_LOG_EVENTS, evolveCallLog } from './evolve.ts';
 
 const toIso = (v: unknown) => (v instanceof Date ? v.toISOString() : (v as string | null));
 
 function fromDb(row: Record<string, unknown>): CallLogRow {
   const r = { ...row } as Record<string, unknown>;
   delete r.search;
-  for (const k of ['status_at', 'started_at', 'ended_at', 'recording_signed_url_expires_at', 'recording_uploaded_at', 'recording_next_retry_at']) r[k] = toIso(r[k]);
-  for (const k of ['recording_bytes', 'first_position', 'last_position']) r[k] = r[k] === null ? null : Number(r[k]);
+  for (const k of CALL_LOG_TIMESTAMPS) r[k] = toIso(r[k]);
+  for (const k of CALL_LOG_INT8) r[k] = r[k] === null ? null : Number(r[k]);
   return r as unknown as CallLogRow;
 }
 

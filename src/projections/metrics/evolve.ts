@@ -1,37 +1,23 @@
 import type { EventData } from '../../events/catalog.ts';
 import type { RecordedEvent } from '../../events/port.ts';
 
-/** One recording_metrics_daily row (per org per UTC day). */
-export interface DailyMetrics {
-  org_id: string;
-  /** yyyy-mm-dd (UTC) */
-  day: string;
-  calls: number;
-  recorded_calls: number;
-  duration_ms: number;
-  bytes_uploaded: number;
-  uploads_succeeded: number;
-  uploads_failed: number;
-  retries_scheduled: number;
-  abandoned: number;
-  fallbacks: number;
-  downloads: number;
-  refreshes: number;
-  orphans_deleted: number;
-  orphan_bytes_deleted: number;
-  missing_flagged: number;
-  /** CallEnded written by the reconciler: calls whose webhook was missed. */
-  recovered_calls: number;
-  failures_by_reason: Record<string, number>;
-}
+/**
+ * The counters of recording_metrics_daily with their SQL types (db/migrations; test/projections/
+ * callLogsColumns.test.ts checks them against the table). The row type, the kysely table type and the column
+ * list derive from it. recovered_calls: CallEnded written by the reconciler (calls whose webhook was missed).
+ */
+export const DAILY_COUNTER_SPEC = {
+  calls: 'integer', recorded_calls: 'integer', duration_ms: 'bigint', bytes_uploaded: 'bigint', uploads_succeeded: 'integer',
+  uploads_failed: 'integer', retries_scheduled: 'integer', abandoned: 'integer', fallbacks: 'integer', downloads: 'integer',
+  refreshes: 'integer', orphans_deleted: 'integer', orphan_bytes_deleted: 'bigint', missing_flagged: 'integer',
+  recovered_calls: 'integer',
+} as const satisfies Record<string, 'integer' | 'bigint'>;
 
-export const COUNTER_COLUMNS = [
-  'calls', 'recorded_calls', 'duration_ms', 'bytes_uploaded', 'uploads_succeeded', 'uploads_failed', 'retries_scheduled',
-  'abandoned', 'fallbacks', 'downloads', 'refreshes', 'orphans_deleted', 'orphan_bytes_deleted', 'missing_flagged',
-  'recovered_calls',
-] as const satisfies ReadonlyArray<keyof DailyMetrics>;
+export type CounterColumn = keyof typeof DAILY_COUNTER_SPEC;
+export const COUNTER_COLUMNS = Object.keys(DAILY_COUNTER_SPEC) as CounterColumn[];
 
-export type CounterColumn = (typeof COUNTER_COLUMNS)[number];
+/** One recording_metrics_daily row (per org per UTC day; day is yyyy-mm-dd UTC). */
+export type DailyMetrics = { org_id: string; day: string; failures_by_reason: Record<string, number> } & { [K in CounterColumn]: number };
 
 /** One recording_metrics_sweeps row. */
 export interface SweepRow {

@@ -1,30 +1,13 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import type { Projector } from '../projector.ts';
-import { addDaily, COUNTER_COLUMNS, emptyDaily, METRICS_EVENTS, metricsDeltas, type DailyMetrics } from './evolve.ts';
+import { addDaily, COUNTER_COLUMNS, DAILY_COUNTER_SPEC, emptyDaily, METRICS_EVENTS, metricsDeltas, type CounterColumn, type DailyMetrics } from './evolve.ts';
 
 type Int8 = string | number | bigint;
 
-export interface RecordingMetricsDailyTable {
-  org_id: string;
-  day: string;
-  calls: number;
-  recorded_calls: number;
-  duration_ms: Int8;
-  bytes_uploaded: Int8;
-  uploads_succeeded: number;
-  uploads_failed: number;
-  retries_scheduled: number;
-  abandoned: number;
-  fallbacks: number;
-  downloads: number;
-  refreshes: number;
-  orphans_deleted: number;
-  orphan_bytes_deleted: Int8;
-  missing_flagged: number;
-  recovered_calls: number;
-  failures_by_reason: unknown;
-}
+export type RecordingMetricsDailyTable = { org_id: string; day: string; failures_by_reason: unknown } & {
+  [K in CounterColumn]: (typeof DAILY_COUNTER_SPEC)[K] extends 'bigint' ? Int8 : number;
+};
 
 export interface RecordingMetricsSweepsTable {
   sweep_id: string;

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
+import { countMissingRecordings } from '../callLogs/queries.ts';
 import { addDaily, emptyDaily, type DailyMetrics } from './evolve.ts';
 import { dailyFromDb, withMetrics } from './projector.ts';
 
@@ -65,9 +66,7 @@ export async function orphanStatus(db: Kysely<DB>, scope: MetricsScope): Promise
     const failed = (typeof last.failed_by_org === 'string' ? JSON.parse(last.failed_by_org) : last.failed_by_org) as Record<string, number>;
     for (const [org, n] of Object.entries(failed ?? {})) if (scope.orgId === 'all' || org === scope.orgId) pending += Number(n);
   }
-  let q = db.selectFrom('call_logs').select((eb) => eb.fn.countAll<string>().as('n')).where('recording_missing', '=', true);
-  if (scope.orgId !== 'all') q = q.where('org_id', '=', scope.orgId);
-  const missing = Number((await q.executeTakeFirstOrThrow()).n);
+  const missing = await countMissingRecordings(db, scope.orgId);
   return {
     pendingFromLastSweep: pending,
     missingFlagged: missing,

@@ -1,5 +1,5 @@
 import { SignJWT } from 'jose';
-import type { Role } from '../http/auth.ts';
+import type { Role } from './roles.ts';
 
 /** `30s`, `15m`, `1h`, `7d` or plain seconds → seconds. */
 export function parseTtl(ttl: string): number | undefined {
