@@ -94,6 +94,8 @@ async function connectPostgres(url: string, schema: string, opts: DatabaseOption
     application_name: applicationName,
     keepAlive: true,
     idleTimeoutMillis: 0,
+    // Idle connections do not keep a process alive by themselves (a CLI or a test that has finished exits).
+    allowExitOnIdle: true,
     ...limits,
   });
   // A dropped connection must not crash the process. Idle clients report to the pool; a client that is
