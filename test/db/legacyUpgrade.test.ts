@@ -21,11 +21,13 @@ import { listVapiFixtures, loadVapiFixture } from '../fixtures/vapi/index.ts';
 import { backends, createTestDatabase, dropTestDatabase } from '../support/databases.ts';
 
 // An existing deployment (every table and callrec_append in public, made by the migrations before
-// DATABASE_SCHEMA, kept verbatim in test/fixtures/legacy-public-migrations) upgrades in place: its tables
+// DATABASE_SCHEMA: db/migrations 001–005, which shipped and are never edited) upgrades in place: its tables
 // move into the schema with their data, replay checksums are the same before and after, and public keeps
 // nothing of callrec's, but keeps the host application's tables untouched.
 
-const LEGACY_DIR = new URL('../fixtures/legacy-public-migrations/', import.meta.url).pathname;
+const LEGACY_DIR = new URL('../../db/migrations/', import.meta.url).pathname;
+/** The migrations of the layout in public (commit 4e70740), the last of them 005. */
+const isLegacy = (f: string) => f.endsWith('.sql') && f < '006';
 const FIXED = new Date('2026-11-20T10:00:00.000Z');
 
 /** The requests callrec_append took, for a few calls of every fixture shape (as the old service appended them). */
@@ -59,7 +61,7 @@ interface Legacy {
 /** Lays out the old deployment: migrations into public, calls appended, read models projected, checkpoints set. */
 async function buildLegacy(legacy: Legacy): Promise<void> {
   await legacy.exec('create table if not exists schema_migrations (name text primary key, applied_at timestamptz not null default now())');
-  for (const file of (await readdir(LEGACY_DIR)).filter((f) => f.endsWith('.sql')).sort()) {
+  for (const file of (await readdir(LEGACY_DIR)).filter(isLegacy).sort()) {
     await legacy.exec(await readFile(path.join(LEGACY_DIR, file), 'utf8'));
     await sql`insert into schema_migrations (name) values (${file})`.execute(legacy.db);
   }
