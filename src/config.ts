@@ -128,6 +128,22 @@ const fields = z
     WEBHOOK_BODY_TIMEOUT_MS: int(100, 600_000).default(10_000),
     /** Appends waiting for the group commit; beyond this, webhooks get 503 with Retry-After at once. */
     APPEND_QUEUE_MAX: int(1, 1_000_000).default(2000),
+
+    /**
+     * 32 random bytes, base64: wraps the per-call keys that encrypt personal data. Required with DATABASE_URL
+     * (every instance must share it); with embedded PGlite or CALLREC_INSECURE_DEV one is generated and kept
+     * at DATA_DIR/pii-master-key (see src/privacy/masterKey.ts).
+     */
+    PII_MASTER_KEY: z
+      .string()
+      .refine((s) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(s) && Buffer.from(s, 'base64').length === 32, 'must be 32 random bytes in base64 (openssl rand -base64 32)')
+      .optional(),
+    /** Days a recording is kept after its call ended (unset = forever); `callrec orgs retention` overrides per org. */
+    RETENTION_RECORDING_DAYS: int(1, 100_000).optional(),
+    /** Days a transcript and summary are kept after the call ended (unset = forever); overridable per org. */
+    RETENTION_TRANSCRIPT_DAYS: int(1, 100_000).optional(),
+    /** When the retention process runs (UTC; one instance by lease). */
+    RETENTION_CRON: z.string().min(1).refine(isCronPattern, 'is not a cron pattern (e.g. "30 3 * * *": daily at 03:30 UTC)').default('30 3 * * *'),
   });
 
 /** Every variable the configuration reads (the .env.example and the README list them all). */

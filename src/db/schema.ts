@@ -1,5 +1,6 @@
 import type { ColumnType } from 'kysely';
 import type { CallLogsTable } from '../projections/callLogs/columns.ts';
+import type { CallKeysTable } from '../privacy/keyring.ts';
 import type { Int8, Timestamp } from './columnTypes.ts';
 
 export type { Int8, Timestamp };
@@ -44,6 +45,15 @@ export interface SchemaMigrationsTable {
   applied_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
+export interface OrgRetentionTable {
+  org_id: string;
+  recording_days: number | null;
+  transcript_days: number | null;
+  updated_at: Timestamp;
+  updated_by: string;
+  last_position: Int8;
+}
+
 export interface DB {
   events: EventsTable;
   streams: StreamsTable;
@@ -52,4 +62,6 @@ export interface DB {
   call_logs: CallLogsTable;
   org_mappings: OrgMappingsTable;
   schema_migrations: SchemaMigrationsTable;
+  call_keys: CallKeysTable;
+  org_retention: OrgRetentionTable;
 }

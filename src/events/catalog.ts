@@ -145,6 +145,49 @@ export const ReconciliationCompleted = z.object({
   watermark: isoDate.nullable(),
 });
 
+/** An admin erased a call's personal data (actor = the admin). Keys destroyed, recordings deleted, read models cleared. */
+export const CallErased = z.object({
+  callId: z.string().min(1),
+  orgId: z.string().min(1),
+  reason: z.string().min(1),
+});
+
+/** Retention deleted a call's recording (its object(s) in storage) because the org's policy ran out. */
+export const RecordingExpired = z.object({
+  callId: z.string().min(1),
+  orgId: z.string().min(1),
+  storagePath: z.string().min(1),
+  /** The policy that applied: days after the call ended. */
+  policyDays: z.number().int().positive(),
+});
+
+/** Retention shredded a call's transcript and summary (their data key destroyed) because the policy ran out. */
+export const TranscriptExpired = z.object({
+  callId: z.string().min(1),
+  orgId: z.string().min(1),
+  policyDays: z.number().int().positive(),
+});
+
+/** A legal hold: the call is exempt from retention and erasure until released. */
+export const CallHeld = z.object({
+  callId: z.string().min(1),
+  orgId: z.string().min(1),
+  reason: z.string().min(1),
+});
+
+export const CallReleased = z.object({
+  callId: z.string().min(1),
+  orgId: z.string().min(1),
+  reason: z.string().min(1),
+});
+
+/** An org's retention policy (`callrec orgs retention`); null = the deployment's default. */
+export const RetentionPolicySet = z.object({
+  orgId: z.string().min(1),
+  recordingDays: z.number().int().positive().nullable(),
+  transcriptDays: z.number().int().positive().nullable(),
+});
+
 export const eventSchemas = {
   CallEnded,
   CallStatusChanged,
@@ -159,6 +202,12 @@ export const eventSchemas = {
   SweepCompleted,
   RecordingMissing,
   ReconciliationCompleted,
+  CallErased,
+  RecordingExpired,
+  TranscriptExpired,
+  CallHeld,
+  CallReleased,
+  RetentionPolicySet,
 } as const;
 
 export type EventType = keyof typeof eventSchemas;
@@ -178,3 +227,4 @@ export function validateEventData(type: string, data: unknown): { ok: true; data
 export const callStream = (callId: string) => `call-${callId}`;
 export const sweepStream = (date: string) => `sweep-${date}`;
 export const reconcileStream = (date: string) => `reconcile-${date}`;
+export const retentionStream = (orgId: string) => `retention-${orgId}`;

@@ -5,7 +5,7 @@ import { toRecordedEvent } from './readEvents.ts';
 
 /**
  * One organisation's SSE-relevant events after a position, through the partial index
- * events_sse_org_position_idx (db/migrations/008_sse_org_index_and_tickets.sql). The type list is written
+ * events_sse_org_position_idx (db/migrations/009_privacy.sql, first made by 008). The type list is written
  * out literally, identical to the index predicate, so the planner can use that index.
  */
 export function orgEventsQuery(orgId: string, after: Position, limit: number, callId?: string) {
@@ -13,7 +13,8 @@ export function orgEventsQuery(orgId: string, after: Position, limit: number, ca
     select position, stream_id, stream_revision, event_id, type, data, metadata, recorded_at
       from ${sql.table('events')}
      where (metadata ->> 'orgId') = ${orgId}
-       and type in ('CallEnded', 'RecordingUploaded', 'UrlSigned', 'UploadFailed', 'UploadAbandoned', 'TranscriptOnlyFallback')
+       and type in ('CallEnded', 'RecordingUploaded', 'UrlSigned', 'UploadFailed', 'UploadAbandoned', 'TranscriptOnlyFallback',
+                    'CallErased', 'RecordingExpired', 'TranscriptExpired', 'CallHeld', 'CallReleased')
        and position > ${after}
        ${callId === undefined ? sql`` : sql`and (data ->> 'callId') = ${callId}`}
      order by position
@@ -31,7 +32,8 @@ export async function countOrgEventsAfter(db: Kysely<DB>, orgId: string, after: 
     select count(*) as n from (
       select 1 from ${sql.table('events')}
        where (metadata ->> 'orgId') = ${orgId}
-         and type in ('CallEnded', 'RecordingUploaded', 'UrlSigned', 'UploadFailed', 'UploadAbandoned', 'TranscriptOnlyFallback')
+         and type in ('CallEnded', 'RecordingUploaded', 'UrlSigned', 'UploadFailed', 'UploadAbandoned', 'TranscriptOnlyFallback',
+                      'CallErased', 'RecordingExpired', 'TranscriptExpired', 'CallHeld', 'CallReleased')
          and position > ${after}
        limit ${cap}) t`.execute(db);
   return Number(res.rows[0]?.n ?? 0);

@@ -44,6 +44,14 @@ export const CALL_LOG_SPEC = {
   recording_missing: { type: 'boolean', notNull: true, empty: false },
   first_position: { type: 'bigint', notNull: true },
   last_position: { type: 'bigint', notNull: true },
+  erased_at: { type: 'timestamptz', empty: null },
+  erased_by: { type: 'text', empty: null },
+  erase_reason: { type: 'text', empty: null },
+  held_at: { type: 'timestamptz', empty: null },
+  held_by: { type: 'text', empty: null },
+  hold_reason: { type: 'text', empty: null },
+  recording_expired_at: { type: 'timestamptz', empty: null },
+  transcript_expired_at: { type: 'timestamptz', empty: null },
 } as const satisfies Record<string, ColumnSpec>;
 
 type SqlType = 'text' | 'timestamptz' | 'double precision' | 'bigint' | 'integer' | 'boolean';
