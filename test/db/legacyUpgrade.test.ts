@@ -65,6 +65,11 @@ async function buildLegacy(legacy: Legacy): Promise<void> {
     await legacy.exec(await readFile(path.join(LEGACY_DIR, file), 'utf8'));
     await sql`insert into schema_migrations (name) values (${file})`.execute(legacy.db);
   }
+  // Today's call_logs projector writes the columns 009 adds (erasure, hold, expiry; all null for these calls):
+  // the old table gets them from the shipped 009 itself (`add column if not exists`, so 009 adds nothing later).
+  const addedByPrivacy = (await readFile(path.join(LEGACY_DIR, '009_privacy.sql'), 'utf8')).split('\n').filter((l) => l.startsWith('alter table call_logs add column'));
+  assert.ok(addedByPrivacy.length > 0);
+  await legacy.exec(addedByPrivacy.join('\n'));
   // The host application's own table, which must come through untouched.
   await legacy.exec(`create table app_settings (key text primary key, value text); insert into app_settings values ('theme', 'dark'), ('lang', 'fr');`);
   for (const request of legacyRequests(3)) {
