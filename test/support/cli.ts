@@ -12,9 +12,9 @@ export interface CliResult {
 
 /**
  * Runs `callrec <args>` as a user would (`node bin/callrec.js`), with a clean environment plus `env` (and the
- * tests' PII_MASTER_KEY when `env` names DATABASE_URL without one).
+ * tests' PII_MASTER_KEY when `env` names DATABASE_URL without one; `PII_MASTER_KEY: undefined` leaves it out).
  */
-export function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
+export function runCli(args: string[], env: Record<string, string | undefined>): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CALLREC_BIN, ...args], {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'silent', ...withTestMasterKey(env) },
