@@ -22,7 +22,7 @@ export async function openEventStore(
 ): Promise<EncryptingEventStore & { queueFull?: () => boolean }> {
   const master = opts.master ?? (await loadMasterKey(config));
   const keyring = createKeyring(database, master);
-  return createEncryptingEventStore(await openSealedEventStore(config, database, logger), keyring);
+  return createEncryptingEventStore(await openSealedEventStore(config, database, logger), keyring, { maxQueued: config.APPEND_QUEUE_MAX });
 }
 
 /**

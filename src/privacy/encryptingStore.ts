@@ -1,3 +1,4 @@
+import { AppendQueueFullError } from '../events/appendErrors.ts';
 import { validateEventData } from '../events/catalog.ts';
 import type { AppendResult, EventStore, ExpectedRevision, NewEvent, RecordedEvent, Subscription } from '../events/port.ts';
 import { ERASED, isSealed, open, seal, type DataKey } from './crypto.ts';
@@ -24,6 +25,8 @@ export interface EncryptingEventStore extends EventStore {
   readonly sealedStore: EventStore;
   /** Opens the sealed fields of events read past the store (e.g. straight from the events table). */
   openEvents(events: RecordedEvent[]): Promise<RecordedEvent[]>;
+  /** True while APPEND_QUEUE_MAX appends wait (in the adapter's queue, or for their keys): a webhook can be refused early. */
+  queueFull(): boolean;
 }
 
 /** A sealed personal field that cannot be opened, or data keys the master key cannot unwrap. */
@@ -45,7 +48,23 @@ function canonical(value: unknown): string {
   return JSON.stringify(value) ?? 'undefined';
 }
 
-export function createEncryptingEventStore<S extends EventStore>(inner: S, keyring: Keyring): EncryptingEventStore & Omit<S, keyof EventStore> {
+export interface EncryptingStoreOptions {
+  /**
+   * APPEND_QUEUE_MAX: appends still fetching their call's keys count as waiting too. When this many are, more are
+   * refused at once (AppendQueueFullError) and `queueFull()` says so, as the adapter's own queue does.
+   */
+  maxQueued?: number;
+}
+
+export function createEncryptingEventStore<S extends EventStore & { queueFull?: () => boolean }>(
+  inner: S,
+  keyring: Keyring,
+  opts: EncryptingStoreOptions = {},
+): EncryptingEventStore & Omit<S, keyof EventStore> {
+  // Appends between their arrival and the adapter's queue (fetching or creating their keys).
+  let sealing = 0;
+  const queueFull = () => (inner.queueFull?.() ?? false) || (opts.maxQueued !== undefined && sealing >= opts.maxQueued);
+
   /**
    * Seals one event's personal fields. `asRead` is the event as a reader will see it (plaintext, `[erased]` where
    * a destroyed key made a field so); `erased` tells whether that happened.
@@ -158,17 +177,24 @@ export function createEncryptingEventStore<S extends EventStore>(inner: S, keyri
     keyring,
     sealedStore: inner,
     openEvents,
+    queueFull,
     async append(streamId: string, events: NewEvent[], expected?: ExpectedRevision) {
-      if (!Array.isArray(events)) return inner.append(streamId, events, expected);
+      if (!Array.isArray(events) || !events.some((e) => PERSONAL_EVENT_FIELDS[e?.type])) return inner.append(streamId, events, expected);
+      if (opts.maxQueued !== undefined && queueFull()) throw new AppendQueueFullError(opts.maxQueued);
       const sealed: NewEvent[] = [];
       const asRead: NewEvent[] = [];
       let erased = false;
-      for (const e of events) {
-        const r = await sealEvent(e);
-        if ('refused' in r) return r.refused;
-        sealed.push(r.event);
-        asRead.push(r.asRead);
-        erased ||= r.erased;
+      sealing += 1;
+      try {
+        for (const e of events) {
+          const r = await sealEvent(e);
+          if ('refused' in r) return r.refused;
+          sealed.push(r.event);
+          asRead.push(r.asRead);
+          erased ||= r.erased;
+        }
+      } finally {
+        sealing -= 1;
       }
       const result = await inner.append(streamId, sealed, expected);
       if (!result.ok && result.error.code === 'event_id_conflict' && erased) return (await repeatAfterErasure(streamId, asRead)) ?? result;
