@@ -12,6 +12,7 @@ import { callLogsProjector } from '../src/projections/callLogs/projector.ts';
 import { rebuildProjection } from '../src/projections/rebuild.ts';
 import { growLog } from './scaleLog.ts';
 import { measureRates, type Rate } from './scaleRates.ts';
+import { TEST_PII_MASTER_KEY } from '../test/support/privacy.ts';
 import { fmt, postgresAvailable } from './support.ts';
 
 /**
@@ -48,7 +49,7 @@ async function openService(kind: 'postgres' | 'pglite') {
   await rm(dir, { recursive: true, force: true });
   const config = loadConfig({
     PORT: '0', HOST: '127.0.0.1', DATA_DIR: dir, LOG_LEVEL: 'silent', AUTH_JWT_SECRET: JWT, DEFAULT_ORG_ID: 'org-0',
-    BACKGROUND_WORK: 'false', ...(url ? { DATABASE_URL: url } : {}),
+    BACKGROUND_WORK: 'false', ...(url ? { DATABASE_URL: url, PII_MASTER_KEY: TEST_PII_MASTER_KEY } : {}),
   });
   const service = await startService(config, { logger: silentLogger, background: false, recordingPipeline: false });
   const baselinePool = url ? new pg.Pool({ connectionString: url, max: 20, idleTimeoutMillis: 0 }) : undefined;

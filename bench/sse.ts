@@ -13,6 +13,7 @@ import { connectDatabase } from '../src/db/connect.ts';
 import { silentLogger } from '../src/log.ts';
 import { startService, type Service } from '../src/service.ts';
 import { createTestDatabase, dropTestDatabase } from '../test/support/databases.ts';
+import { TEST_PII_MASTER_KEY } from '../test/support/privacy.ts';
 import { fmt, percentile, postgresAvailable, row } from './support.ts';
 
 /**
@@ -50,7 +51,7 @@ async function serverMain(mode: 'callrec' | 'baseline') {
   if (mode === 'callrec') {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'callrec-bench-sse-'));
     const url = process.env.BENCH_SSE_DATABASE_URL;
-    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', AUTH_JWT_SECRET: SECRET, DATA_DIR: dataDir, ...(url ? { DATABASE_URL: url } : {}) });
+    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', AUTH_JWT_SECRET: SECRET, DATA_DIR: dataDir, ...(url ? { DATABASE_URL: url, PII_MASTER_KEY: TEST_PII_MASTER_KEY } : {}) });
     const database = await connectDatabase(url ? { databaseUrl: url } : { pgliteDir: 'memory://' });
     const service: Service = await startService(config, { logger: silentLogger, database });
     clients = () => service.sseHub!.clientCount();

@@ -30,6 +30,8 @@ import { assertSafeToServe, describeSecurityState } from './secureDefaults.ts';
 import { createReconciler, type Reconciler } from './processes/reconciler.ts';
 import { createVapiClient } from './vapi/restClient.ts';
 import { createHttpDrainer, type HttpDrainer } from './http/drain.ts';
+import type { Keyring } from './privacy/keyring.ts';
+import { loadMasterKey } from './privacy/masterKey.ts';
 
 /** Re-exported for callers that open the stores the way the service does. */
 export { openDatabase, openEventStore };
@@ -53,7 +55,10 @@ export interface ServiceOptions {
 export interface Service {
   config: Config;
   database: Database;
+  /** The log as every reader sees it: personal fields sealed in storage, opened on read. */
   store: EventStore;
+  /** The per-call data keys (call_keys under PII_MASTER_KEY) the store seals with; shared by read models and erasure. */
+  keyring: Keyring;
   runner: ProjectionRunner;
   logger: Logger;
   orgResolver: OrgResolver;
@@ -78,11 +83,13 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const security = opts.http !== false ? assertSafeToServe(config) : undefined;
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
   const clock = opts.clock ?? (() => new Date());
+  // PII_MASTER_KEY is required with DATABASE_URL: without it, stop before the database is touched.
+  const master = await loadMasterKey(config);
   const database = opts.database ?? (await openDatabase(config));
   await migrate(database);
   if (config.ORG_MAP_FILE) await loadOrgMapFile(database.db, config.ORG_MAP_FILE);
   const metrics = createCallrecMetrics();
-  const rawStore: EventStore & { queueFull?: () => boolean } = await openEventStore(config, database, logger);
+  const rawStore = await openEventStore(config, database, logger, { master });
   const store = instrumentStore(rawStore, metrics);
   const projectors = allProjectors();
   // One lease length for every projector and process of this instance: how soon another takes over.
@@ -178,7 +185,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     store.kind === 'eventstoredb'
       ? undefined
       : {
-          page: (orgId: string, after: number, limit: number, callId?: string) => readOrgEventsPage(database.db, orgId, after, limit, callId),
+          page: async (orgId: string, after: number, limit: number, callId?: string) => rawStore.openEvents(await readOrgEventsPage(database.db, orgId, after, limit, callId)),
           countAfter: (orgId: string, after: number, cap: number) => countOrgEventsAfter(database.db, orgId, after, cap),
         };
   const sseHub =
@@ -234,6 +241,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     config,
     database,
     store,
+    keyring: rawStore.keyring,
     runner,
     logger,
     orgResolver: deps.orgResolver!,

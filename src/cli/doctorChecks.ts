@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
@@ -9,8 +9,9 @@ import { allProjectors } from '../projections/all.ts';
 import { describeSecurityState, securityState } from '../secureDefaults.ts';
 import { createStorageFromConfig } from '../storage/factory.ts';
 import { createVapiClient } from '../vapi/restClient.ts';
-import { openDatabase, openEventStore } from '../db/open.ts';
+import { openDatabase, openSealedEventStore } from '../db/open.ts';
 import { createLogger } from '../log.ts';
+import { createKeyring } from '../privacy/keyring.ts';
 
 /** One line of `callrec doctor`: `fail` makes the command exit non-zero; `warn` and `skip` do not. */
 export interface CheckResult {
@@ -75,7 +76,8 @@ export async function checkDatabase(config: Config): Promise<CheckResult[]> {
     }
 
     const logger = createLogger('silent');
-    const store = await openEventStore(config, database, logger);
+    // Positions only: no event data is read, so the store without the privacy wrapper (no key needed) will do.
+    const store = await openSealedEventStore(config, database, logger);
     try {
       const head = Number(await withDeadline('the event store', store.headPosition()));
       const rows = await database.db.selectFrom('checkpoints').select(['name', 'position']).execute();
@@ -97,6 +99,55 @@ export async function checkDatabase(config: Config): Promise<CheckResult[]> {
     await withDeadline('closing the database', database.close()).catch(() => undefined);
   }
   return results;
+}
+
+/**
+ * PII_MASTER_KEY: set, a generated file (embedded database), or missing where it is required. When there is a
+ * key and the database holds data keys, one of them is unwrapped to prove it is the key they were written with.
+ * Never generates a key (the first start does).
+ */
+export async function checkMasterKey(config: Config): Promise<CheckResult> {
+  const name = 'pii-master-key';
+  const file = path.join(path.resolve(config.DATA_DIR), 'pii-master-key');
+  let master: Buffer;
+  let source: string;
+  if (config.PII_MASTER_KEY) {
+    master = Buffer.from(config.PII_MASTER_KEY, 'base64');
+    source = 'PII_MASTER_KEY is set';
+  } else if (config.DATABASE_URL && !config.CALLREC_INSECURE_DEV) {
+    return { name, status: 'fail', detail: 'PII_MASTER_KEY is missing: it is required with DATABASE_URL (32 random bytes in base64: openssl rand -base64 32; the same on every instance); the service and the CLI refuse to start without it' };
+  } else {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return { name, status: 'fail', detail: `${file} cannot be read: ${message(err)}` };
+      return { name, status: 'ok', detail: `PII_MASTER_KEY is not set: the first start generates ${file} (back it up, apart from the database)` };
+    }
+    master = Buffer.from(text.trim(), 'base64');
+    if (master.length !== 32) return { name, status: 'fail', detail: `${file} does not hold 32 bytes in base64` };
+    source = `PII_MASTER_KEY is not set: using the generated file ${file} (back it up, apart from the database: without it personal data cannot be read)`;
+  }
+  // Does it unwrap a data key of this database? (Skipped when the database is unreachable or holds none: the database check says why.)
+  let database;
+  try {
+    database = await withDeadline('the database', openDatabase(config));
+    const row = await withDeadline(
+      'the database',
+      database.db.selectFrom('call_keys').select(['call_id', 'purpose']).where('wrapped_key', 'is not', null).limit(1).executeTakeFirst(),
+    );
+    if (!row) return { name, status: 'ok', detail: `${source}; no data keys stored yet` };
+    try {
+      await createKeyring(database, master).get(row.call_id, row.purpose);
+    } catch {
+      return { name, status: 'fail', detail: `${source}, but it does not unwrap the data keys in call_keys: the database was written with another PII_MASTER_KEY (personal data is unreadable until the original key is restored)` };
+    }
+    return { name, status: 'ok', detail: `${source}; it unwraps the data keys in call_keys` };
+  } catch {
+    return { name, status: 'ok', detail: source };
+  } finally {
+    await database?.close().catch(() => undefined);
+  }
 }
 
 /** Writes, reads back, signs and deletes a probe object through the storage port. */

@@ -2,10 +2,34 @@ import type { Config } from '../config.ts';
 import type { EventStore } from '../events/port.ts';
 import { createPostgresEventStore } from '../events/postgres/store.ts';
 import type { Logger } from '../log.ts';
+import { createEncryptingEventStore, type EncryptingEventStore } from '../privacy/encryptingStore.ts';
+import { createKeyring } from '../privacy/keyring.ts';
+import { loadMasterKey } from '../privacy/masterKey.ts';
 import { connectDatabase, type Database } from './connect.ts';
 
-/** The configured event store: EventStoreDB when EVENTSTORE_URL is set, else the PostgreSQL/PGlite store in `database`. */
-export async function openEventStore(config: Config, database: Database, logger: Logger): Promise<EventStore> {
+/**
+ * The configured event store as callrec reads and writes it: EventStoreDB when EVENTSTORE_URL is set, else the
+ * PostgreSQL/PGlite store in `database`, wrapped so that personal fields are sealed in the log and opened on
+ * read (src/privacy/encryptingStore.ts). The per-call keys live in `database`'s call_keys whichever store holds
+ * the log, wrapped under PII_MASTER_KEY (`master`, or loaded from the config: a ConfigError naming
+ * PII_MASTER_KEY when DATABASE_URL is set without it).
+ */
+export async function openEventStore(
+  config: Config,
+  database: Database,
+  logger: Logger,
+  opts: { master?: Buffer } = {},
+): Promise<EncryptingEventStore & { queueFull?: () => boolean }> {
+  const master = opts.master ?? (await loadMasterKey(config));
+  const keyring = createKeyring(database, master);
+  return createEncryptingEventStore(await openSealedEventStore(config, database, logger), keyring, { maxQueued: config.APPEND_QUEUE_MAX });
+}
+
+/**
+ * The configured store without the privacy wrapper: it holds and returns personal fields sealed. Only for
+ * copies of the log as stored (migrate-events) and checks that read no event data (doctor).
+ */
+export async function openSealedEventStore(config: Config, database: Database, logger: Logger): Promise<EventStore & { queueFull?: () => boolean }> {
   if (config.EVENTSTORE_URL) {
     const { createEventStoreDbStore } = await import('../events/eventstoredb/store.ts');
     return createEventStoreDbStore({ connectionString: config.EVENTSTORE_URL, logger });

@@ -28,7 +28,9 @@ export interface MigrateEventsResult {
  * other content) stops the copy with a `conflict` CallrecError naming the event.
  *
  * Data is copied as the source reads it, i.e. after upcasting; metadata (including schemaVersion) is
- * copied unchanged.
+ * copied unchanged. Give it the stores without the privacy wrapper (openSealedEventStore, the adapters):
+ * personal fields are then copied sealed, as stored, never decrypted on the way; their keys stay in the
+ * Postgres/PGlite database's call_keys, which both stores' readers use.
  */
 export async function migrateEvents(opts: MigrateEventsOptions): Promise<MigrateEventsResult> {
   const batchSize = opts.batchSize ?? 500;

@@ -79,6 +79,59 @@ export function createKeyring(database: Database, master: Buffer, opts: KeyringO
   const toState = (row: Pick<CallKeysTable, 'call_id' | 'purpose' | 'wrapped_key'>): KeyState =>
     row.wrapped_key ? { state: 'live', key: deriveDataKey(unwrapKey(master, Buffer.from(row.wrapped_key), aad(row.call_id, row.purpose))) } : { state: 'destroyed' };
 
+  // Keys to create, gathered over one turn of the event loop and written by one INSERT (one commit for many
+  // new calls, as appends share a transaction), then handed to every caller that asked.
+  type EnsureWaiter = { callId: string; orgId: string; purpose: KeyPurpose; resolve(key: DataKey | undefined): void; reject(err: unknown): void };
+  let waiting: EnsureWaiter[] = [];
+  let flushScheduled = false;
+  const ENSURE_BATCH = 1000;
+
+  async function createKeys(batch: EnsureWaiter[]) {
+    const wanted = new Map<string, { callId: string; orgId: string; purpose: KeyPurpose; raw: Buffer; waiters: EnsureWaiter[] }>();
+    for (const w of batch) {
+      const id = keyId(w.callId, w.purpose);
+      const item = wanted.get(id) ?? { callId: w.callId, orgId: w.orgId, purpose: w.purpose, raw: newDataKey(), waiters: [] };
+      item.waiters.push(w);
+      wanted.set(id, item);
+    }
+    try {
+      const items = [...wanted.values()];
+      const now = new Date();
+      const inserted = await db
+        .insertInto('call_keys')
+        .values(items.map((i) => ({ call_id: i.callId, purpose: i.purpose, org_id: i.orgId, wrapped_key: wrapKey(master, i.raw, aad(i.callId, i.purpose)), created_at: now, destroyed_at: null, destroyed_reason: null })))
+        .onConflict((oc) => oc.columns(['call_id', 'purpose']).doNothing())
+        .returning(['call_id', 'purpose'])
+        .execute();
+      const ours = new Set(inserted.map((r) => keyId(r.call_id, r.purpose)));
+      // Rows that were there already (another instance made them, or they were destroyed): read them.
+      const existing = items.filter((i) => !ours.has(keyId(i.callId, i.purpose)));
+      const states = existing.length > 0 ? await keyring.lookup([...new Set(existing.map((i) => i.callId))]) : new Map<string, KeyState>();
+      for (const item of items) {
+        const id = keyId(item.callId, item.purpose);
+        if (ours.has(id)) {
+          const key = deriveDataKey(item.raw);
+          remember(id, { state: 'live', key });
+          for (const w of item.waiters) w.resolve(key);
+          continue;
+        }
+        const state = states.get(id);
+        if (state?.state === 'live') for (const w of item.waiters) w.resolve(state.key);
+        else if (state?.state === 'destroyed') for (const w of item.waiters) w.resolve(undefined);
+        else for (const w of item.waiters) w.reject(new Error(`the ${item.purpose} key of call ${item.callId} was neither created nor found`));
+      }
+    } catch (err) {
+      for (const item of wanted.values()) for (const w of item.waiters) w.reject(err);
+    }
+  }
+
+  function flushEnsures() {
+    flushScheduled = false;
+    const all = waiting;
+    waiting = [];
+    for (let i = 0; i < all.length; i += ENSURE_BATCH) void createKeys(all.slice(i, i + ENSURE_BATCH));
+  }
+
   const keyring: Keyring = {
     searchKey: searchKey(master),
 
@@ -86,14 +139,13 @@ export function createKeyring(database: Database, master: Buffer, opts: KeyringO
       const known = cached(keyId(callId, purpose));
       if (known?.state === 'live') return known.key;
       if (known?.state === 'destroyed') return undefined;
-      const raw = newDataKey();
-      await db
-        .insertInto('call_keys')
-        .values({ call_id: callId, purpose, org_id: orgId, wrapped_key: wrapKey(master, raw, aad(callId, purpose)), created_at: new Date(), destroyed_at: null, destroyed_reason: null })
-        .onConflict((oc) => oc.columns(['call_id', 'purpose']).doNothing())
-        .execute();
-      const state = await keyring.get(callId, purpose);
-      return state.state === 'live' ? state.key : undefined;
+      return new Promise<DataKey | undefined>((resolve, reject) => {
+        waiting.push({ callId, orgId, purpose, resolve, reject });
+        if (!flushScheduled) {
+          flushScheduled = true;
+          setImmediate(flushEnsures);
+        }
+      });
     },
 
     async lookup(callIds) {

@@ -13,6 +13,7 @@ import { allProjectors } from '../../src/projections/all.ts';
 import { rebuildProjection, tableChecksum } from '../../src/projections/rebuild.ts';
 import { createProjectionRunner } from '../../src/projections/runner.ts';
 import { backends, createTestDatabase, dropTestDatabase } from '../support/databases.ts';
+import { TEST_PII_MASTER_KEY } from '../support/privacy.ts';
 
 /**
  * Replay: every read model (call_logs, recording_downloads, …) rebuilt from zero gives the same checksum as
@@ -127,7 +128,7 @@ for (const backend of await backends()) {
       await store.close();
       await database.close();
       database = undefined;
-      const cli = await cliReplay(dir ? { DATA_DIR: dir } : { DATABASE_URL: url! });
+      const cli = await cliReplay(dir ? { DATA_DIR: dir } : { DATABASE_URL: url!, PII_MASTER_KEY: TEST_PII_MASTER_KEY });
       assert.is(cli.code, 0, cli.out);
       assert.equal(parseCliSums(cli.out), live, cli.out);
       results[backend.name] = live;

@@ -1,10 +1,12 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connectDatabase } from '../../src/db/connect.ts';
 import { migrate } from '../../src/db/migrate.ts';
+import { createKeyring } from '../../src/privacy/keyring.ts';
 import { startFakeSupabaseStorage } from '../fakes/supabaseStorage.ts';
 import { startFakeVapiApi } from '../fakes/vapiApi.ts';
 import { runCli } from '../support/cli.ts';
@@ -37,6 +39,7 @@ test('a healthy local setup: every check passes (security warns: loopback only),
     assert.match(lineOf(r.stdout, 'security'), /^warn .*loopback only/);
     assert.match(lineOf(r.stdout, 'database'), /^ok .*schema at \d+_.*\.sql/);
     assert.match(lineOf(r.stdout, 'projections'), /^ok .*lag call_logs 0/);
+    assert.match(lineOf(r.stdout, 'pii-master-key'), /^ok .*PII_MASTER_KEY is not set: the first start generates .*pii-master-key/);
     assert.match(lineOf(r.stdout, 'storage'), /^ok .*wrote, read back, signed and deleted callrec-doctor\/probe-/);
     assert.match(lineOf(r.stdout, 'vapi'), /^ok .*VAPI_API_KEY accepted/);
     assert.match(r.stdout, /doctor: all checks passed/);
@@ -91,6 +94,36 @@ test('broken storage, a wrong Vapi key and an exposed HOST without secrets: each
   } finally {
     await vapi.close();
     await storage.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('the PII master key: a generated file that unwraps the stored data keys, another key, missing with DATABASE_URL', async () => {
+  const dataDir = await migratedDataDir();
+  try {
+    const key = randomBytes(32);
+    await writeFile(path.join(dataDir, 'pii-master-key'), `${key.toString('base64')}\n`, { mode: 0o600 });
+    const database = await connectDatabase({ pgliteDir: path.join(dataDir, 'pg') });
+    await createKeyring(database, key).ensure('call-doctor', 'org-d', 'call');
+    await database.close();
+
+    const generated = await runCli(['doctor'], { DATA_DIR: dataDir });
+    assert.is(generated.code, 0, generated.stdout + generated.stderr);
+    assert.match(lineOf(generated.stdout, 'pii-master-key'), /^ok .*using the generated file .*pii-master-key \(back it up.*it unwraps the data keys in call_keys/);
+
+    const other = await runCli(['doctor'], { DATA_DIR: dataDir, PII_MASTER_KEY: randomBytes(32).toString('base64') });
+    assert.is(other.code, 1);
+    assert.match(lineOf(other.stdout, 'pii-master-key'), /^fail .*PII_MASTER_KEY is set, but it does not unwrap the data keys in call_keys/);
+    assert.match(other.stdout, /doctor: 1 check\(s\) failed: pii-master-key/);
+
+    const set = await runCli(['doctor'], { DATA_DIR: dataDir, PII_MASTER_KEY: key.toString('base64') });
+    assert.match(lineOf(set.stdout, 'pii-master-key'), /^ok .*PII_MASTER_KEY is set; it unwraps the data keys/);
+
+    const port = await freePort();
+    const missing = await runCli(['doctor'], { DATA_DIR: dataDir, DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/callrec`, PII_MASTER_KEY: undefined });
+    assert.is(missing.code, 1);
+    assert.match(lineOf(missing.stdout, 'pii-master-key'), /^fail .*PII_MASTER_KEY is missing: it is required with DATABASE_URL/);
+  } finally {
     await rm(dataDir, { recursive: true, force: true });
   }
 });

@@ -4,7 +4,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config.ts';
+import { openDatabase } from '../../src/db/open.ts';
 import { createEventStoreDbStore } from '../../src/events/eventstoredb/store.ts';
+import { createPostgresEventStore } from '../../src/events/postgres/store.ts';
+import { createEncryptingEventStore } from '../../src/privacy/encryptingStore.ts';
+import { createKeyring } from '../../src/privacy/keyring.ts';
+import { loadMasterKey } from '../../src/privacy/masterKey.ts';
 import { silentLogger } from '../../src/log.ts';
 import { startService } from '../../src/service.ts';
 import { startFakeEventStoreDb } from '../fakes/esdbServer/index.ts';
@@ -41,14 +46,24 @@ test('copies the embedded log to EventStoreDB with its ids and order; a re-run c
     const again = await callrec(env, 'migrate-events', '--from', 'postgres', '--to', 'eventstore');
     assert.match(again.stdout, new RegExp(`0 events copied, ${source.length} already there`));
 
+    // The copy holds the personal fields sealed, exactly as the embedded log stores them (never decrypted on the
+    // way), and reads back as plaintext through the privacy wrapper with the keys of the embedded database.
     const target = createEventStoreDbStore({ connectionString: esdb.url });
+    const database = await openDatabase(loadConfig(env));
     try {
       const copied = await target.readAll({ after: 0, limit: 1000 });
       assert.equal(copied.map((e) => e.eventId), source.map((e) => e.eventId));
       assert.equal(copied.map((e) => [e.streamId, e.revision, e.type]), source.map((e) => [e.streamId, e.revision, e.type]));
-      assert.equal(copied.map((e) => e.data), source.map((e) => e.data));
+      const stored = await createPostgresEventStore(database).readAll({ after: 0, limit: 1000 });
+      assert.equal(copied.map((e) => e.data), stored.map((e) => e.data), 'the copy is the sealed log, byte for byte');
+      const transcripts = copied.filter((e) => e.type === 'CallEnded').map((e) => (e.data as { transcript: string | null }).transcript);
+      assert.ok(transcripts.some((t) => t !== null) && transcripts.every((t) => t === null || t.startsWith('pii1:')), 'transcripts are sealed in EventStoreDB');
+      const keyring = createKeyring(database, await loadMasterKey(loadConfig(env)));
+      const opened = await createEncryptingEventStore(target, keyring).readAll({ after: 0, limit: 1000 });
+      assert.equal(opened.map((e) => e.data), source.map((e) => e.data), 'read through the wrapper: the plaintext the service saw');
     } finally {
       await target.close();
+      await database.close();
     }
 
     const same = await callrec(env, 'migrate-events', '--from', 'postgres', '--to', 'postgres');

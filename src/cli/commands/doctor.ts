@@ -1,17 +1,18 @@
 import { ConfigError, loadConfig } from '../../config.ts';
 import type { CliCommand } from '../command.ts';
-import { checkDatabase, checkSecurity, checkStorage, checkVapi, type CheckResult } from '../doctorChecks.ts';
+import { checkDatabase, checkMasterKey, checkSecurity, checkStorage, checkVapi, type CheckResult } from '../doctorChecks.ts';
 
 const line = (r: CheckResult) => `${r.status.padEnd(4)}  ${r.name.padEnd(14)} ${r.detail}`;
 
 /**
  * `callrec doctor`: configuration, secure-by-default state, database (reachable, schema version, projection lag),
+ * the PII master key (present, generated file or missing; unwraps the stored data keys),
  * storage (probe object written, read back, signed, deleted) and the Vapi key, one line each. Exit 1 on any
  * failure. Read-only except for the probe object (and PGlite creating DATA_DIR/pg when it does not exist).
  */
 export const doctorCommand: CliCommand = {
   name: 'doctor',
-  summary: 'check configuration, security, database, storage and the Vapi key; one line per check, exit 1 on any failure',
+  summary: 'check configuration, security, database, the PII master key, storage and the Vapi key; one line per check, exit 1 on any failure',
   usage: '',
   async run(_args, ctx) {
     let config;
@@ -35,6 +36,7 @@ export const doctorCommand: CliCommand = {
     });
     report(checkSecurity(config));
     for (const r of await checkDatabase(config)) report(r);
+    report(await checkMasterKey(config));
     report(await checkStorage(config));
     report(await checkVapi(config));
     const failed = results.filter((r) => r.status === 'fail');

@@ -4,7 +4,7 @@ import { withRuntime } from '../runtime.ts';
 
 export const historyCommand: CliCommand = {
   name: 'history',
-  summary: 'every event of a call in order (auditors); signed URLs redacted; exit 1 when the call has none',
+  summary: 'every event of a call in order (auditors); signed URLs redacted, source recording URLs withheld; exit 1 when the call has none',
   usage: '<callId> [--json]',
   positionals: [{ name: 'a call id', required: true }],
   options: { json: { type: 'boolean', description: 'print the events as JSON' } },

@@ -33,7 +33,8 @@ export const migrateEventsCommand: CliCommand = {
     if (from === to) throw new UsageError('--from and --to must differ');
     const url = ctx.env.EVENTSTORE_URL;
     if (!url) throw new UsageError('EVENTSTORE_URL must be set (esdb://host:2113?tls=false) to migrate to or from EventStoreDB');
-    // The runtime's own store would be EventStoreDB (EVENTSTORE_URL is set): open both sides explicitly.
+    // The runtime's own store would be EventStoreDB (EVENTSTORE_URL is set): open both sides explicitly, without
+    // the privacy wrapper, so personal fields travel sealed as stored (their keys stay in call_keys).
     return withRuntime(
       async ({ database, logger }) => {
         const stores: Record<Kind, EventStore> = {

@@ -78,7 +78,7 @@ export const callHistoryRoute = defineRoute({
   method: 'get',
   path: '/api/calls/:id/history',
   operationId: 'getCallHistory',
-  summary: 'Every event of a call, in order (auditors and admins); signed URLs redacted',
+  summary: 'Every event of a call, in order (auditors and admins); signed URLs redacted, source recording URLs withheld',
   tags: ['audit'],
   roles: AUDITORS,
   params: CallIdParams,

@@ -153,5 +153,5 @@ export const HistoryEvent = z.object({
 
 export const CallHistory = z.object({
   callId: z.string(),
-  events: z.array(HistoryEvent).describe('every event of the call in order; signed URLs redacted'),
+  events: z.array(HistoryEvent).describe('every event of the call in order; signed URLs redacted, source recording URLs withheld'),
 });
