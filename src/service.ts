@@ -30,6 +30,8 @@ import { assertSafeToServe, describeSecurityState } from './secureDefaults.ts';
 import { createReconciler, type Reconciler } from './processes/reconciler.ts';
 import { createVapiClient } from './vapi/restClient.ts';
 import { createHttpDrainer, type HttpDrainer } from './http/drain.ts';
+import { createKeyring, type Keyring } from './privacy/keyring.ts';
+import { loadMasterKey } from './privacy/masterKey.ts';
 
 /** Re-exported for callers that open the stores the way the service does. */
 export { openDatabase, openEventStore };
@@ -54,6 +56,8 @@ export interface Service {
   config: Config;
   database: Database;
   store: EventStore;
+  /** The per-call data keys (call_keys under PII_MASTER_KEY): the read models seal and open personal columns with them. */
+  keyring: Keyring;
   runner: ProjectionRunner;
   logger: Logger;
   orgResolver: OrgResolver;
@@ -80,11 +84,12 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const clock = opts.clock ?? (() => new Date());
   const database = opts.database ?? (await openDatabase(config));
   await migrate(database);
+  const keyring = createKeyring(database, await loadMasterKey(config));
   if (config.ORG_MAP_FILE) await loadOrgMapFile(database.db, config.ORG_MAP_FILE);
   const metrics = createCallrecMetrics();
   const rawStore: EventStore & { queueFull?: () => boolean } = await openEventStore(config, database, logger);
   const store = instrumentStore(rawStore, metrics);
-  const projectors = allProjectors();
+  const projectors = allProjectors(keyring);
   // One lease length for every projector and process of this instance: how soon another takes over.
   const leaseMs = opts.leaseMs ?? config.LEASE_TTL_MS;
   // When call_logs moves in this process, the pipeline looks for new work at once instead of at its next poll.
@@ -158,6 +163,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     config,
     database,
     store,
+    keyring,
     logger,
     clock,
     async readiness() {
@@ -234,6 +240,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     config,
     database,
     store,
+    keyring,
     runner,
     logger,
     orgResolver: deps.orgResolver!,

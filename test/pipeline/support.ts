@@ -8,9 +8,12 @@ import type { RecordedEvent } from '../../src/events/port.ts';
 import { silentLogger } from '../../src/log.ts';
 import { startService, type Service, type ServiceOptions } from '../../src/service.ts';
 import { loadVapiFixture, withRecordingUrl } from '../fixtures/vapi/index.ts';
+import { TEST_PII_MASTER_KEY } from '../support/privacy.ts';
 import type { TestBackend, TestDb } from '../support/databases.ts';
 
 export const PIPELINE_ENV = {
+  // One key for every start on the same database, whatever DATA_DIR a restart uses.
+  PII_MASTER_KEY: TEST_PII_MASTER_KEY,
   RECORDING_ALLOWED_HOSTS: '127.0.0.1',
   RECORDING_ALLOWED_ADDRESSES: '127.0.0.1',
   RECORDING_DOWNLOAD_TIMEOUT_MS: '10000',

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { withTestMasterKey } from './privacy.ts';
 
 export const CALLREC_BIN = fileURLToPath(new URL('../../bin/callrec.js', import.meta.url));
 
@@ -9,11 +10,14 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `callrec <args>` as a user would (`node bin/callrec.js`), with a clean environment plus `env`. */
-export function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
+/**
+ * Runs `callrec <args>` as a user would (`node bin/callrec.js`), with a clean environment plus `env` (and the
+ * tests' PII_MASTER_KEY when `env` names DATABASE_URL without one; `PII_MASTER_KEY: undefined` leaves it out).
+ */
+export function runCli(args: string[], env: Record<string, string | undefined>): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CALLREC_BIN, ...args], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'silent', ...env },
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'silent', ...withTestMasterKey(env) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { eventually } from './eventually.ts';
+import { withTestMasterKey } from './privacy.ts';
 
 export interface CallrecProcess {
   url: string;
@@ -11,10 +12,13 @@ export interface CallrecProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `npm start`'s entry point as a real child process and waits until /health answers. */
+/**
+ * Starts `npm start`'s entry point as a real child process and waits until /health answers. With DATABASE_URL
+ * and no PII_MASTER_KEY in `env`, the tests' master key is passed (the service refuses to start without one).
+ */
 export async function startCallrecProcess(env: Record<string, string>, port: number): Promise<CallrecProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('src/main.ts')], {
-    env: { ...process.env, LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(port), ...env },
+    env: { ...process.env, LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(port), ...withTestMasterKey(env) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -2,6 +2,7 @@ import { loadConfig, type Config } from '../../src/config.ts';
 import { silentLogger } from '../../src/log.ts';
 import { startService, type Service, type ServiceOptions } from '../../src/service.ts';
 import type { TestBackend } from './databases.ts';
+import { TEST_PII_MASTER_KEY } from './privacy.ts';
 
 export interface TestService extends Service {
   /** POST JSON to the service. */
@@ -16,7 +17,8 @@ export interface TestService extends Service {
  */
 export async function startTestService(backend: TestBackend, env: Record<string, string> = {}, opts: ServiceOptions = {}): Promise<TestService> {
   const t = await backend.open();
-  const config: Config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: `/tmp/callrec-test-${process.pid}`, LOG_LEVEL: 'silent', ...env });
+  // The tests' master key, the one the CLI and child processes get on the same PostgreSQL database.
+  const config: Config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: `/tmp/callrec-test-${process.pid}`, LOG_LEVEL: 'silent', PII_MASTER_KEY: TEST_PII_MASTER_KEY, ...env });
   const service = await startService(config, { logger: silentLogger, database: t.database, leaseMs: 2000, recordingPipeline: false, ...opts });
   return Object.assign(service, {
     post(path: string, body: unknown, headers: Record<string, string> = {}) {
