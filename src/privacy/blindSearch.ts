@@ -17,8 +17,27 @@ export function searchWords(text: string): string[] {
   return text.normalize('NFKC').toLowerCase().match(/[\p{L}\p{M}\p{N}]+/gu) ?? [];
 }
 
+/**
+ * Blinded tokens of words already seen, per search key: transcripts share most of their words, and one HMAC per
+ * word of every transcript is the dearest part of indexing (kept in memory only, cleared when it grows large).
+ */
+const memos = new WeakMap<Buffer, Map<string, string>>();
+const MEMO_WORDS = 100_000;
+
+function blind(key: Buffer, word: string): string {
+  let memo = memos.get(key);
+  if (!memo) memos.set(key, (memo = new Map()));
+  let token = memo.get(word);
+  if (token === undefined) {
+    if (memo.size >= MEMO_WORDS) memo.clear();
+    token = blindToken(key, word);
+    memo.set(word, token);
+  }
+  return token;
+}
+
 /** A token as a tsvector/tsquery lexeme: blinded (hex) with a key, else the word itself (quoted). */
-const lexeme = (key: Buffer | undefined, word: string) => (key ? blindToken(key, word) : `'${word.replaceAll("'", "''").replaceAll('\\', '\\\\')}'`);
+const lexeme = (key: Buffer | undefined, word: string) => (key ? blind(key, word) : `'${word.replaceAll("'", "''").replaceAll('\\', '\\\\')}'`);
 
 /** PostgreSQL keeps positions up to this one (to_tsvector clamps later words to it too). */
 const MAX_POSITION = 16383;
@@ -89,7 +108,7 @@ export function blindQuery(key: Buffer, q: string): string | undefined {
     const term = item === 'or' ? { words: ['or'], negated: false } : item;
     if (lastWasTerm) out.push(orPending ? '|' : '&');
     orPending = false;
-    const tokens = term.words.map((w) => blindToken(key, w));
+    const tokens = term.words.map((w) => blind(key, w));
     const text = tokens.length === 1 ? tokens[0]! : `( ${tokens.join(' <-> ')} )`;
     out.push(term.negated ? `!${text}` : text);
     lastWasTerm = true;

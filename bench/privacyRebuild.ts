@@ -1,0 +1,85 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { decideCallEnded } from '../src/commands/callIngest.ts';
+import type { EventStore } from '../src/events/port.ts';
+import { createPostgresEventStore } from '../src/events/postgres/store.ts';
+import { createKeyring } from '../src/privacy/keyring.ts';
+import { createCallLogsProjector } from '../src/projections/callLogs/projector.ts';
+import { rebuildProjection } from '../src/projections/rebuild.ts';
+import { fmt, openBenchDb, postgresAvailable, row } from './support.ts';
+
+// About 1 KB of transcript, as a short receptionist call produces.
+const transcript = 'AI: Thank you for calling Harbor Dental, this is Riley. How can I help?\nUser: I would like to move my cleaning to next week, Thursday if possible.\n'.repeat(7);
+const now = new Date('2026-12-01T10:00:00Z');
+
+/** Grows the log with `calls` realistic calls of six events each (two status updates, the report, upload, signed URL, one download). */
+async function grow(store: EventStore, calls: number): Promise<void> {
+  for (let i = 0; i < calls; i += 250) {
+    await Promise.all(
+      Array.from({ length: Math.min(250, calls - i) }, (_, k) => {
+        const n = i + k;
+        const id = `rebuild-${n}-${randomUUID().slice(0, 8)}`;
+        const orgId = `org-${n % 5}`;
+        const meta = { correlationId: randomUUID(), causationId: null, orgId, recordedAt: now.toISOString(), actor: 'bench' };
+        const d = decideCallEnded(
+          {
+            callId: id, vapiOrgId: null, callType: 'inboundPhoneCall', assistantId: 'asst-1', phoneNumberId: 'pn-1', customerNumber: `+1415555${String(n % 10_000).padStart(4, '0')}`,
+            startedAt: now.toISOString(), endedAt: now.toISOString(), durationSeconds: 61, endedReason: 'customer-ended-call', transcript: `${transcript}Call ${n}.`,
+            summary: 'The caller moved a cleaning appointment to next Thursday.', cost: 0.12,
+            recordingUrl: `https://storage.vapi.ai/${id}-mono.wav`, stereoRecordingUrl: `https://storage.vapi.ai/${id}-stereo.wav`, messageAt: now.toISOString(),
+          },
+          { orgId, correlationId: meta.correlationId, now },
+        );
+        const ev = (type: string, data: object) => ({ eventId: randomUUID(), type, data, metadata: meta });
+        const storagePath = `${orgId}/2026/12/01/${id}.wav`;
+        return store.append(d.streamId, [
+          ev('CallStatusChanged', { callId: id, orgId, status: 'ringing', at: now.toISOString(), endedReason: null }),
+          ev('CallStatusChanged', { callId: id, orgId, status: 'in-progress', at: now.toISOString(), endedReason: null }),
+          d.event,
+          ev('RecordingUploaded', { callId: id, attempt: 1, storagePath, bytes: 480_044, sha256: 'a'.repeat(64), format: 'wav', codec: 'PCM', contentType: 'audio/wav', durationSeconds: 30, channels: 1, sampleRate: 8000, source: 'payload-url', originalBytes: null, compressionRatio: null }),
+          ev('UrlSigned', { callId: id, storagePath, url: `http://localhost:3000/recordings/${storagePath}?expires=1&sig=x`, expiresAt: now.toISOString(), by: 'system:pipeline' }),
+          ev('RecordingAccessed', { callId: id, userId: 'u1', action: 'download', ip: '198.51.100.7', userAgent: 'Mozilla/5.0 (bench)' }),
+        ]);
+      }),
+    );
+  }
+}
+
+/**
+ * The cost of sealed read models on a rebuild of call_logs: the same log (about 20,000 events of realistic
+ * calls) replayed by the projector with sealing (personal columns sealed with the calls' keys, a fresh keyring
+ * each run: cold key cache, one lookup per batch; blind search tokens) and by one built without a keyring
+ * (plaintext columns, unblinded words), alternated in two rounds in the same run; the second round is reported.
+ */
+export async function benchPrivacyRebuild(n = Number(process.env.BENCH_PRIVACY_REBUILD_EVENTS || 20_000)) {
+  const kinds: Array<'postgres' | 'pglite'> = (await postgresAvailable()) ? ['postgres', 'pglite'] : ['pglite'];
+  for (const kind of kinds) {
+    // PGlite (one connection, slower) gets half the log, to stay within a couple of minutes in all.
+    const calls = Math.ceil((kind === 'pglite' ? n / 2 : n) / 6);
+    console.log(`\ncall_logs rebuild with and without sealing on ${kind} (${fmt(calls * 6)} events: ${fmt(calls)} calls of 6, ~1 KB transcript each)`);
+    const b = await openBenchDb(kind);
+    try {
+      const store = createPostgresEventStore(b.database);
+      await grow(store, calls);
+      const master = randomBytes(32);
+      const rebuild = async (sealing: boolean) => {
+        const projector = createCallLogsProjector(sealing ? createKeyring(b.database, master) : undefined);
+        const r = await rebuildProjection(b.database.db, store, projector, { batchSize: 2000 });
+        return { rate: (r.events / r.ms) * 1000, events: r.events };
+      };
+      // The first sealed run also creates the calls' keys (the encrypting store does that on append).
+      await rebuild(true);
+      let last = { off: { rate: 0, events: 0 }, on: { rate: 0, events: 0 } };
+      const rounds: string[] = [];
+      for (let round = 0; round < 2; round++) {
+        last = { off: await rebuild(false), on: await rebuild(true) };
+        rounds.push(`${fmt(last.off.rate)} / ${fmt(last.on.rate)}`);
+      }
+      row('rebuild call_logs, plaintext (projector without keyring)', `${fmt(last.off.rate)} ev/s`, `${fmt(last.off.events)} handled events`);
+      row('rebuild call_logs, sealed + blind index (cold keys)', `${fmt(last.on.rate)} ev/s`, `rounds off/on: ${rounds.join('; ')}`);
+      row('  ratio sealed / plaintext', `${(last.on.rate / last.off.rate).toFixed(2)}x`);
+      await store.close();
+    } finally {
+      await b.close();
+    }
+  }
+}
