@@ -1,5 +1,5 @@
 // `npm run bench`: every benchmark, each printing its figures beside a baseline measured in the same run.
-// Run one with `npm run bench -- appends` (names: appends, readAll, ingest, pipeline, sse, audio, scale, reconcile, flood, privacy).
+// Run one with `npm run bench -- appends` (names: appends, readAll, ingest, pipeline, sse, audio, scale, reconcile, flood, privacy, privacy-rebuild).
 // Options after a name belong to that benchmark: `npm run bench -- scale --max 100000`.
 const all: Array<[string, () => Promise<unknown>]> = [
   ['appends', async () => (await import('./appends.ts')).benchAppends()],
@@ -12,6 +12,7 @@ const all: Array<[string, () => Promise<unknown>]> = [
   ['reconcile', async () => (await import('./reconcile.ts')).benchReconcile()],
   ['flood', async () => (await import('./flood.ts')).benchFlood()],
   ['privacy', async () => (await import('./privacy.ts')).benchPrivacy()],
+  ['privacy-rebuild', async () => (await import('./privacyRebuild.ts')).benchPrivacyRebuild()],
 ];
 
 const args = process.argv.slice(2);

@@ -8,7 +8,7 @@ import { loadConfig } from '../src/config.ts';
 import { silentLogger } from '../src/log.ts';
 import { startService, type Service } from '../src/service.ts';
 import { createTestDatabase, dropTestDatabase } from '../test/support/databases.ts';
-import { callLogsProjector } from '../src/projections/callLogs/projector.ts';
+import { createCallLogsProjector } from '../src/projections/callLogs/projector.ts';
 import { rebuildProjection } from '../src/projections/rebuild.ts';
 import { growLog } from './scaleLog.ts';
 import { measureRates, type Rate } from './scaleRates.ts';
@@ -140,7 +140,7 @@ export async function benchScale() {
       }
       printTable(kind, results);
       // The call_logs rebuild at the largest size (new table, replay of the whole log, swap).
-      const rb = await rebuildProjection(s.service.database.db, s.service.store, callLogsProjector, { batchSize: 2000 });
+      const rb = await rebuildProjection(s.service.database.db, s.service.store, createCallLogsProjector(s.service.keyring), { batchSize: 2000 });
       console.log(`\n  rebuild of call_logs at ${fmt(rb.position)} events: ${fmt(rb.events)} handled events in ${fmt(rb.ms / 1000, 1)} s = ${fmt((rb.events / rb.ms) * 1000)} ev/s (${fmt((rb.position / rb.ms) * 1000)} log events/s)`);
       await sizes(s.service);
     } finally {

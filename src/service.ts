@@ -57,7 +57,7 @@ export interface Service {
   database: Database;
   /** The log as every reader sees it: personal fields sealed in storage, opened on read. */
   store: EventStore;
-  /** The per-call data keys (call_keys under PII_MASTER_KEY) the store seals with; shared by read models and erasure. */
+  /** The per-call data keys (call_keys under PII_MASTER_KEY): the store seals the log and the read models their personal columns with them; erasure destroys them. */
   keyring: Keyring;
   runner: ProjectionRunner;
   logger: Logger;
@@ -91,7 +91,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const metrics = createCallrecMetrics();
   const rawStore = await openEventStore(config, database, logger, { master });
   const store = instrumentStore(rawStore, metrics);
-  const projectors = allProjectors();
+  // One keyring (and one key cache) for the log, the read models and erasure.
+  const keyring = rawStore.keyring;
+  const projectors = allProjectors(keyring);
   // One lease length for every projector and process of this instance: how soon another takes over.
   const leaseMs = opts.leaseMs ?? config.LEASE_TTL_MS;
   // When call_logs moves in this process, the pipeline looks for new work at once instead of at its next poll.
@@ -165,6 +167,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     config,
     database,
     store,
+    keyring,
     logger,
     clock,
     async readiness() {
@@ -241,7 +244,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     config,
     database,
     store,
-    keyring: rawStore.keyring,
+    keyring,
     runner,
     logger,
     orgResolver: deps.orgResolver!,

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import type { Config } from '../config.ts';
 import { migrationsDir } from '../db/migrate.ts';
-import { allProjectors } from '../projections/all.ts';
+import { PROJECTOR_NAMES } from '../projections/all.ts';
 import { describeSecurityState, securityState } from '../secureDefaults.ts';
 import { createStorageFromConfig } from '../storage/factory.ts';
 import { createVapiClient } from '../vapi/restClient.ts';
@@ -82,7 +82,7 @@ export async function checkDatabase(config: Config): Promise<CheckResult[]> {
       const head = Number(await withDeadline('the event store', store.headPosition()));
       const rows = await database.db.selectFrom('checkpoints').select(['name', 'position']).execute();
       const at = new Map(rows.map((r) => [r.name, Number(r.position)]));
-      const lag = allProjectors().map((p) => [p.name, head - (at.get(p.name) ?? 0)] as const);
+      const lag = PROJECTOR_NAMES.map((name) => [name, head - (at.get(name) ?? 0)] as const);
       const worst = Math.max(0, ...lag.map(([, l]) => l));
       const text = `log head ${head} (${store.kind}); lag ${lag.map(([n, l]) => `${n} ${l}`).join(', ')}`;
       results.push({

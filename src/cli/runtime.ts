@@ -12,7 +12,7 @@ export interface CliRuntime {
   database: Database;
   /** The log with personal fields opened on read and sealed on append (as the service sees it). */
   store: EventStore;
-  /** The per-call data keys the store uses. */
+  /** The per-call data keys: the store seals the log with them, the read models their personal columns. */
   keyring: Keyring;
   logger: Logger;
 }
@@ -23,8 +23,8 @@ export interface CliRuntime {
  */
 export async function withRuntime<T>(fn: (rt: CliRuntime) => Promise<T>, opts: { migrate?: boolean } = {}, env = process.env): Promise<T> {
   const config = loadConfig(env);
-  const logger = createLogger(env.LOG_LEVEL ?? 'warn');
   const master = await loadMasterKey(config);
+  const logger = createLogger(env.LOG_LEVEL ?? 'warn');
   const database = await openDatabase(config, { limits: false });
   try {
     if (opts.migrate !== false) await migrate(database);

@@ -3,6 +3,7 @@ import type { Config } from '../config.ts';
 import type { Database } from '../db/connect.ts';
 import type { EventStore } from '../events/port.ts';
 import type { Logger } from '../log.ts';
+import type { Keyring } from '../privacy/keyring.ts';
 import type { RecordingStorage } from '../storage/port.ts';
 import type { SseHub } from './sse/hub.ts';
 
@@ -11,6 +12,8 @@ export interface HttpDeps {
   config: Config;
   database: Database;
   store: EventStore;
+  /** The per-call data keys: read models hold personal columns sealed, routes open them through the queries. */
+  keyring: Keyring;
   logger: Logger;
   /** Time source (tests move it). */
   clock: () => Date;

@@ -14,7 +14,13 @@ export interface Projector {
   /** Read-model tables it owns (rebuild swaps them; replay prints a checksum of each). */
   tables: string[];
   handles: ReadonlySet<string>;
-  apply(trx: Transaction<DB>, events: RecordedEvent[]): Promise<void>;
+  apply(trx: Transaction<DB>, events: RecordedEvent[], prepared?: unknown): Promise<void>;
+  /**
+   * Optional: work for a batch done before its transaction opens and outside it (fetching the calls' data keys:
+   * an embedded database has one connection, which the transaction holds). What it returns is `apply`'s
+   * `prepared`. The runner and the rebuild call it for every batch they apply.
+   */
+  prepare?(events: RecordedEvent[]): Promise<unknown>;
   /**
    * Optional: the key whose events must be applied in order (e.g. the call id). Events with different keys
    * touch different rows, so a rebuild may apply them on several connections at once.

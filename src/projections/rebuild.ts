@@ -60,7 +60,12 @@ export async function rebuildProjection(
       // text indexing of call_logs is CPU work in the database). Each partition keeps its log order.
       // The projector's tables are its scratch copies; any other table it reads is the live one.
       const scratchDb = withTablesIn(db, projector.tables, scratch);
-      await Promise.all(partitions(projector, handled).map((part) => scratchDb.transaction().execute((t) => projector.apply(t, part))));
+      await Promise.all(
+        partitions(projector, handled).map(async (part) => {
+          const prepared = await projector.prepare?.(part);
+          await scratchDb.transaction().execute((t) => projector.apply(t, part, prepared));
+        }),
+      );
       events += handled.length;
       if (slice.length > 0) position = slice[slice.length - 1]!.position;
       opts.onProgress?.(position);

@@ -52,9 +52,10 @@ export function createProjectionRunner(opts: RunnerOptions): ProjectionRunner {
     const to = page[page.length - 1]!.position;
     const handled = page.filter((e) => p.handles.has(e.type));
     try {
+      const prepared = handled.length > 0 ? await p.prepare?.(handled) : undefined;
       await db.transaction().execute(async (trx) => {
         if (!(await moveCheckpoint(trx, p.name, from, to))) throw new LostRace();
-        if (handled.length > 0) await p.apply(trx, handled);
+        if (handled.length > 0) await p.apply(trx, handled, prepared);
       });
     } catch (err) {
       cached.delete(p.name);

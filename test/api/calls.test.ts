@@ -180,6 +180,15 @@ for (const backend of await backends()) {
     assert.equal(await q('"book a cleaning"'), new Set([clean]));
     assert.equal(await q('"cleaning book"'), new Set());
     assert.equal(await q('root-canal & | !('), new Set(), 'operators in the text are not SQL or tsquery syntax errors');
+    // Phrases, or and negation over the blind index (tokens, not words, in the database).
+    assert.equal(await q('"my crown fell"'), new Set([crown]), 'phrase');
+    assert.equal(await q('"crown my"'), new Set(), 'a phrase is in order');
+    assert.equal(await q('cleaning -"please cancel"'), new Set([clean]), 'negated phrase');
+    assert.equal(await q('"fell off" or "book a" or thursday'), new Set([crown, clean, cancel]), 'or between phrases and words');
+    assert.equal(await q('booked tuesday or thursday'), new Set([clean, cancel]), 'as websearch_to_tsquery reads it: (booked & tuesday) | thursday');
+    assert.equal(await q('-cleaning'), new Set([crown, none]), 'a lone negation');
+    assert.equal(await q('!!!'), new Set(), 'no word, nothing found');
+    assert.equal(await q('ＣＲＯＷＮ'), new Set([crown]), 'Unicode NFKC: full-width letters');
     assert.not.ok((await q('cleaning')).has(none));
     const combined = await h.get(`/api/calls?q=cleaning&recording_status=none`, t);
     assert.is(combined.status, 200);

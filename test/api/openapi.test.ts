@@ -70,7 +70,7 @@ for (const backend of (await backends()).slice(0, 1)) {
   test('every registered /api route is documented, and nothing else', async ({ h, doc }) => {
     // The JWT-authenticated route modules the service mounts.
     const router = new Router();
-    const deps = { config: h.service.config, database: h.service.database, store: h.service.store, logger: h.service.logger, clock: () => new Date(), readiness: async () => ({ ready: true, checks: {} }) };
+    const deps = { config: h.service.config, database: h.service.database, store: h.service.store, keyring: h.service.keyring, logger: h.service.logger, clock: () => new Date(), readiness: async () => ({ ready: true, checks: {} }) };
     registerApi(router, deps);
     registerMetricsApi(router, deps);
     const registered = router.stack

@@ -14,7 +14,11 @@ import type { DB } from '../../src/db/schema.ts';
 import { prepareEvents } from '../../src/events/prepareEvents.ts';
 import { readAllPage } from '../../src/events/postgres/readEvents.ts';
 import { createPostgresEventStore } from '../../src/events/postgres/store.ts';
-import { allProjectors } from '../../src/projections/all.ts';
+import { allProjectors, PROJECTOR_NAMES } from '../../src/projections/all.ts';
+import { createCallLogsProjector } from '../../src/projections/callLogs/projector.ts';
+import { recordingMetricsProjector } from '../../src/projections/metrics/projector.ts';
+import { createRecordingDownloadsProjector } from '../../src/projections/recordingDownloads/projector.ts';
+import { testKeyring } from '../support/keyring.ts';
 import { rebuildProjection, tableChecksum } from '../../src/projections/rebuild.ts';
 import { EndOfCallReport, normaliseReport, normaliseStatus, StatusUpdate } from '../../src/vapi/messages.ts';
 import { listVapiFixtures, loadVapiFixture } from '../fixtures/vapi/index.ts';
@@ -77,7 +81,8 @@ async function buildLegacy(legacy: Legacy): Promise<void> {
   }
   const events = await readAllPage(legacy.db, 0, 100_000);
   const head = events[events.length - 1]!.position;
-  for (const p of allProjectors()) {
+  // The old service wrote personal columns in plaintext (projectors without a keyring).
+  for (const p of [createCallLogsProjector(undefined), createRecordingDownloadsProjector(undefined), recordingMetricsProjector]) {
     const handled = events.filter((e) => p.handles.has(e.type));
     // Today's projector code writes the read models as they are after the newer migrations; where those
     // changed a table's columns, the old layout is left unprojected (checkpoint 0) and caught up after the upgrade.
@@ -91,10 +96,12 @@ async function buildLegacy(legacy: Legacy): Promise<void> {
 
 /** Projections whose tables gained columns in a migration after 005 (007 adds recording_metrics_daily.recovered_calls). */
 const CHANGED_SINCE_LEGACY = new Set(['recording_metrics']);
+/** Read models 011 empties (their plaintext personal columns and word index) and resets to checkpoint 0, to be re-projected sealed. */
+const EMPTIED_BY_011 = ['call_logs', 'recording_downloads'];
 
 async function checksums(db: Kysely<DB>): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const t of ['events', 'streams', 'checkpoints', ...allProjectors().flatMap((p) => p.tables)]) {
+  for (const t of ['events', 'streams', 'checkpoints', 'call_logs', 'recording_downloads', 'recording_metrics_daily']) {
     const c = await tableChecksum(db, t);
     out[t] = `${c.md5} (${c.rows} rows)`;
   }
@@ -148,21 +155,31 @@ for (const backend of await backends()) {
       assert.equal(await publicObjects(database.db), ['app_settings:r', 'app_settings_pkey:i'], 'public keeps only the host app');
       const settings = await sql<{ key: string; value: string }>`select * from public.app_settings order by key`.execute(database.db);
       assert.equal(settings.rows, [{ key: 'lang', value: 'fr' }, { key: 'theme', value: 'dark' }]);
-      assert.equal(await checksums(database.db), before, 'moved with every row');
+      const moved = await checksums(database.db);
+      const kept = (c: Record<string, string>) => Object.fromEntries(Object.entries(c).filter(([t]) => !EMPTIED_BY_011.includes(t) && t !== 'checkpoints'));
+      assert.equal(kept(moved), kept(before), 'moved with every row');
+      for (const t of EMPTIED_BY_011) assert.ok(moved[t]!.endsWith('(0 rows)'), `${t} emptied by 011: ${moved[t]}`);
+      const reset = await database.db.selectFrom('checkpoints').select(['name', 'position']).where('name', 'in', EMPTIED_BY_011).execute();
+      assert.equal(reset.map((c) => Number(c.position)), [0, 0]);
 
       // 3. Replay (rebuild every read model from the moved log): the same checksums.
       const store = createPostgresEventStore(database);
       try {
-        for (const p of allProjectors()) await rebuildProjection(database.db, store, p);
+        const keyring = testKeyring(database);
+        for (const p of allProjectors(keyring)) await rebuildProjection(database.db, store, p);
         // (checkpoints keep their positions; their updated_at moves with the rebuild's swap)
         const { checkpoints: _after, ...replayed } = await checksums(database.db);
         const { checkpoints: _before, ...expected } = before;
-        const changed = new Set(allProjectors().filter((p) => CHANGED_SINCE_LEGACY.has(p.name)).flatMap((p) => p.tables));
+        const changed = new Set([...allProjectors(keyring).filter((p) => CHANGED_SINCE_LEGACY.has(p.name)).flatMap((p) => p.tables), ...EMPTIED_BY_011]);
         const without = (c: Record<string, string>) => Object.fromEntries(Object.entries(c).filter(([t]) => !changed.has(t)));
         assert.equal(without(replayed), without(expected), 'replay after the upgrade gives the same read models');
+        // The emptied read models come back from the log with every row, their personal columns sealed.
+        for (const t of EMPTIED_BY_011) assert.is(replayed[t]!.replace(/^.* \(/, '('), expected[t]!.replace(/^.* \(/, '('), t);
+        const plain = await sql<{ n: string }>`select count(*) as n from ${sql.table('call_logs')} where transcript not like 'pii1:%' or customer_number not like 'pii1:%'`.execute(database.db);
+        assert.is(Number(plain.rows[0]!.n), 0, 'no plaintext personal column after the upgrade');
         assert.not.match(replayed.recording_metrics_daily!, /\(0 rows\)$/, 'recording_metrics_daily is caught up from the moved log');
         const cps = await database.db.selectFrom('checkpoints').select(['name', 'position']).orderBy('name').execute();
-        assert.ok(cps.every((c) => Number(c.position) === Number(cps[0]!.position)) && cps.length === allProjectors().length);
+        assert.ok(cps.every((c) => Number(c.position) === Number(cps[0]!.position)) && cps.length === PROJECTOR_NAMES.length);
         // 4. The log goes on where it stopped, through the new schema-scoped callrec_append.
         const head = await store.headPosition();
         const r = await store.append('call-after-upgrade', [

@@ -79,7 +79,7 @@ async function ingest(d: Deployment, n: number): Promise<void> {
 }
 
 async function replay(d: Deployment): Promise<void> {
-  for (const p of allProjectors()) await rebuildProjection(d.database.db, d.service.store, p);
+  for (const p of allProjectors(d.service.keyring)) await rebuildProjection(d.database.db, d.service.store, p);
 }
 
 async function stop(d: Deployment | undefined): Promise<void> {

@@ -6,7 +6,8 @@ import { decideCallEnded } from '../../src/commands/callIngest.ts';
 import { connectDatabase } from '../../src/db/connect.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createPostgresEventStore } from '../../src/events/postgres/store.ts';
-import { callLogsProjector } from '../../src/projections/callLogs/projector.ts';
+import { createCallLogsProjector } from '../../src/projections/callLogs/projector.ts';
+import { testKeyring } from '../support/keyring.ts';
 import type { Projector } from '../../src/projections/projector.ts';
 import { rebuildProjection, tableChecksum } from '../../src/projections/rebuild.ts';
 import { createProjectionRunner } from '../../src/projections/runner.ts';
@@ -22,13 +23,14 @@ if (postgres) {
     const database = await connectDatabase({ databaseUrl: url, poolSize: 6, applicationName: 'callrec-under-test' });
     await migrate(database);
     const store = createPostgresEventStore(database);
+    const callLogsProjector = createCallLogsProjector(testKeyring(database));
     let applying: (() => void) | undefined;
     let killed = 0;
     // The real projector, holding its transaction open a moment after writing so the test can cut it.
     const slow: Projector = {
       ...callLogsProjector,
-      async apply(trx, events) {
-        await callLogsProjector.apply(trx, events);
+      async apply(trx, events, prepared) {
+        await callLogsProjector.apply(trx, events, prepared);
         applying?.();
         await sql`select pg_sleep(0.3)`.execute(trx);
       },

@@ -2,7 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connectDatabase } from '../../src/db/connect.ts';
 import { createPostgresEventStore } from '../../src/events/postgres/store.ts';
-import { callLogsProjector } from '../../src/projections/callLogs/projector.ts';
+import { createCallLogsProjector } from '../../src/projections/callLogs/projector.ts';
+import { testKeyring } from '../support/keyring.ts';
 import { rebuildProjection, tableChecksum } from '../../src/projections/rebuild.ts';
 import { createProjectionRunner } from '../../src/projections/runner.ts';
 import { signToken } from '../../src/auth/tokens.ts';
@@ -83,6 +84,7 @@ if (postgres) {
       // transcript-only fallbacks after the rows appeared), equals a rebuild from the log.
       await survivor.stop();
       const store = createPostgresEventStore(database);
+      const callLogsProjector = createCallLogsProjector(testKeyring(database));
       await createProjectionRunner({ database, store, projectors: [callLogsProjector], instanceId: 'verifier' }).catchUp();
       const live = await tableChecksum(database.db, 'call_logs');
       await rebuildProjection(database.db, store, callLogsProjector);

@@ -5,6 +5,7 @@ import type { EventStore, RecordedEvent } from '../../src/events/port.ts';
 import { createPostgresEventStore } from '../../src/events/postgres/store.ts';
 import { createOrphanSweepProcess, runOrphanSweep, type OrphanSweepOptions } from '../../src/processes/orphanSweep.ts';
 import { allProjectors } from '../../src/projections/all.ts';
+import { testKeyring } from '../support/keyring.ts';
 import { createProjectionRunner, type ProjectionRunner } from '../../src/projections/runner.ts';
 import { fail } from '../../src/storage/port.ts';
 import { withMetrics } from '../../src/projections/metrics/projector.ts';
@@ -47,7 +48,7 @@ async function freshDatabase(backend: TestBackend): Promise<TestDb> {
 async function setup(backend: TestBackend, makeStorage: () => Promise<SweepStorage>): Promise<Fixture> {
   const t = await freshDatabase(backend);
   const store = createPostgresEventStore(t.database);
-  const runner = createProjectionRunner({ database: t.database, store, projectors: allProjectors(), instanceId: 'test' });
+  const runner = createProjectionRunner({ database: t.database, store, projectors: allProjectors(testKeyring(t.database)), instanceId: 'test' });
   const s = await makeStorage();
   const old = new Date(NOW.getTime() - 30 * DAY);
   const paths = {

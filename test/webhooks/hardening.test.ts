@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
 import { randomUUID } from 'node:crypto';
+import { openRows } from '../../src/privacy/openRows.ts';
 import { appendBatch } from '../../src/events/postgres/appendBatch.ts';
 import { loadVapiFixture } from '../fixtures/vapi/index.ts';
 import { backends } from '../support/databases.ts';
@@ -90,7 +91,8 @@ for (const backend of await backends()) {
     assert.is(meta.replacedWith, 'U+FFFD');
     assert.equal(meta.fields.sort(), ['analysis.summary', 'artifact.transcript']);
     await s.runner.catchUp();
-    const row = await s.database.db.selectFrom('call_logs').select(['transcript']).where('id', '=', body.message.call.id).executeTakeFirst();
+    const stored = await s.database.db.selectFrom('call_logs').select(['id', 'transcript']).where('id', '=', body.message.call.id).executeTakeFirstOrThrow();
+    const [row] = await openRows(s.keyring, 'call_logs', [stored], (r) => r.id);
     assert.is(row?.transcript, 'AI: x\ufffdy');
 
     const status = loadVapiFixture('status-update.ringing');

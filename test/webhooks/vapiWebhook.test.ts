@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHmac } from 'node:crypto';
 import { setOrgMapping } from '../../src/commands/orgs.ts';
+import { openRows } from '../../src/privacy/openRows.ts';
 import { loadVapiFixture } from '../fixtures/vapi/index.ts';
 import { backends } from '../support/databases.ts';
 import { startTestService, type TestService } from '../support/service.ts';
@@ -9,9 +10,11 @@ import { startTestService, type TestService } from '../support/service.ts';
 const SECRET = 'webhook-secret-for-tests';
 const HMAC_SECRET = 'hmac-secret-for-tests';
 
+/** The call's call_logs row, its personal columns opened (they are stored sealed). */
 async function row(s: TestService, id: string) {
   await s.runner.catchUp();
-  return s.database.db.selectFrom('call_logs').selectAll().where('id', '=', id).executeTakeFirst();
+  const r = await s.database.db.selectFrom('call_logs').selectAll().where('id', '=', id).executeTakeFirst();
+  return r && (await openRows(s.keyring, 'call_logs', [r as Record<string, unknown>], () => id))[0];
 }
 
 for (const backend of await backends()) {

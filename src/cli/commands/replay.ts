@@ -1,4 +1,4 @@
-import { allProjectors } from '../../projections/all.ts';
+import { allProjectors, PROJECTOR_NAMES } from '../../projections/all.ts';
 import { rebuildProjection, tableChecksum } from '../../projections/rebuild.ts';
 import { stringOption, UsageError, type CliCommand } from '../command.ts';
 import { withRuntime } from '../runtime.ts';
@@ -7,14 +7,13 @@ export const replayCommand: CliCommand = {
   name: 'replay',
   summary: 'rebuild read models from the log (new table, replay, swap); prints a checksum per table',
   usage: '[--projection NAME]',
-  options: { projection: { type: 'string', value: 'NAME', description: `only this projection (${allProjectors().map((p) => p.name).join(', ')})` } },
+  options: { projection: { type: 'string', value: 'NAME', description: `only this projection (${PROJECTOR_NAMES.join(', ')})` } },
   async run(args, ctx) {
     const name = stringOption(args, 'projection');
-    const projectors = allProjectors().filter((p) => !name || p.name === name);
-    if (projectors.length === 0) throw new UsageError(`unknown projection ${JSON.stringify(name)}; known: ${allProjectors().map((p) => p.name).join(', ')}`);
+    if (name !== undefined && !(PROJECTOR_NAMES as readonly string[]).includes(name)) throw new UsageError(`unknown projection ${JSON.stringify(name)}; known: ${PROJECTOR_NAMES.join(', ')}`);
     return withRuntime(
-      async ({ database, store }) => {
-        for (const p of projectors) {
+      async ({ database, store, keyring }) => {
+        for (const p of allProjectors(keyring).filter((p) => !name || p.name === name)) {
           const progress = ctx.progress({ label: `replay ${p.name}`, unit: 'events', total: await store.headPosition() });
           const r = await rebuildProjection(database.db, store, p, { onProgress: (position) => progress.update(position) });
           progress.done(`${r.events} applied`);

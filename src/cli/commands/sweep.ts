@@ -1,4 +1,4 @@
-import { callLogsProjector } from '../../projections/callLogs/projector.ts';
+import { createCallLogsProjector } from '../../projections/callLogs/projector.ts';
 import { createProjectionRunner } from '../../projections/runner.ts';
 import { runOrphanSweep, type SweepResult } from '../../processes/orphanSweep.ts';
 import { createStorageFromConfig } from '../../storage/factory.ts';
@@ -51,10 +51,10 @@ export const sweepCommand: CliCommand = {
       throw new UsageError('sweep deletes recordings and there is no terminal to confirm on: pass --yes to delete, or --dry-run to list what would be deleted');
     }
     return withRuntime(
-      async ({ config, database, store, logger }) => {
+      async ({ config, database, store, logger, keyring }) => {
         const { storage } = await createStorageFromConfig(config, { publicBaseUrl: config.publicBaseUrl });
         // Decide on an up-to-date call_logs: an upload recorded in the log counts as a reference.
-        const runner = createProjectionRunner({ database, store, projectors: [callLogsProjector], instanceId: config.instanceId, logger });
+        const runner = createProjectionRunner({ database, store, projectors: [createCallLogsProjector(keyring)], instanceId: config.instanceId, logger });
         const sweep = (label: string, run: Parameters<typeof runOrphanSweep>[1], total?: number) => {
           const progress = ctx.progress({ label, unit: 'objects', total });
           const options = {

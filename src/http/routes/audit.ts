@@ -43,7 +43,7 @@ export const auditDownloadsRoute = defineRoute({
   responses: { 200: { description: 'one page of recording handouts', schema: DownloadList } },
   async handle(ctx, { query, caller }, deps) {
     if (query.from && query.to && Date.parse(query.from) >= Date.parse(query.to)) throw new CallrecError('invalid_query', 'query.from must be before query.to');
-    const rows = await listDownloads(deps.database.db, {
+    const rows = await listDownloads(deps.database.db, deps.keyring, {
       orgId: caller.orgId,
       callId: query.call_id,
       userId: query.user_id,

@@ -30,7 +30,7 @@ export const listCallsRoute = defineRoute({
       if (!cursorValue) throw new CallrecError('invalid_query', 'query.cursor: not a cursor this API issued');
     }
     if (query.from && query.to && Date.parse(query.from) >= Date.parse(query.to)) throw new CallrecError('invalid_query', 'query.from must be before query.to');
-    const page = await listCalls(deps.database.db, caller.orgId, { ...query, cursorValue });
+    const page = await listCalls(deps.database.db, deps.keyring, caller.orgId, { ...query, cursorValue });
     ctx.body = { data: page.rows.map((r) => { const { transcript: _t, ...rest } = toApiCall(r); return rest; }), nextCursor: page.nextCursor };
   },
 });
@@ -67,7 +67,7 @@ export const getCallRoute = defineRoute({
       row = foldCallAsOf(events, new Date(query.asOf));
       if (row && row.org_id !== caller.orgId) row = undefined;
     } else {
-      row = await findCall(deps.database.db, caller.orgId, params.id);
+      row = await findCall(deps.database.db, deps.keyring, caller.orgId, params.id);
     }
     if (!row) throw new CallrecError('not_found', query.asOf ? `no call ${params.id} as of ${query.asOf}` : `no call ${params.id}`);
     ctx.body = { call: toApiCall(row), recording: recordingState(row), asOf: query.asOf ? new Date(query.asOf).toISOString() : null };

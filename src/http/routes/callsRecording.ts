@@ -38,7 +38,7 @@ function accessContext(ctx: Context, row: CallLogRow, caller: Caller, deps: ApiD
 }
 
 async function loadCall(deps: ApiDeps, caller: Caller, id: string): Promise<CallLogRow> {
-  const row = await findCall(deps.database.db, caller.orgId, id);
+  const row = await findCall(deps.database.db, deps.keyring, caller.orgId, id);
   if (!row) throw new CallrecError('not_found', `no call ${id}`);
   return row;
 }

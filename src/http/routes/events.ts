@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { CallrecError } from '../../errors.ts';
 import { SSE_EVENTS } from '../sse/messages.ts';
 import { defineRoute } from '../openapi/route.ts';
-import { findCall } from '../../projections/callLogs/queries.ts';
+import { callExists } from '../../projections/callLogs/queries.ts';
 import { CallId } from './callsSchemas.ts';
 import { issueSseTicket, redeemSseTicket, SSE_TICKET_TTL_SECONDS } from '../sse/tickets.ts';
 
@@ -69,7 +69,7 @@ export const eventsRoute = defineRoute({
     } else if (query.lastEventId !== undefined) {
       lastEventId = Number(query.lastEventId);
     }
-    if (query.callId !== undefined && !(await findCall(deps.database.db, caller.orgId, query.callId))) {
+    if (query.callId !== undefined && !(await callExists(deps.database.db, caller.orgId, query.callId))) {
       throw new CallrecError('not_found', `no call ${query.callId}`);
     }
     ctx.respond = false;

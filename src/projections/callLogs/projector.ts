@@ -1,4 +1,8 @@
 import { sql } from 'kysely';
+import type { RecordedEvent } from '../../events/port.ts';
+import { searchVector } from '../../privacy/blindSearch.ts';
+import type { Keyring } from '../../privacy/keyring.ts';
+import { openValue, prepareCallKeys, sealColumns, type CallKeys } from '../../privacy/openRows.ts';
 import type { Projector } from '../projector.ts';
 import { CALL_LOG_COLUMNS, CALL_LOG_INT8, CALL_LOG_TIMESTAMPS, type CallLogRow } from './columns.ts';
 import { CALL_LOG_EVENTS, evolveCallLog } from './evolve.ts';
@@ -14,50 +18,67 @@ function fromDb(row: Record<string, unknown>): CallLogRow {
 }
 
 const columnList = sql.join(CALL_LOG_COLUMNS.map((c) => sql.ref(c)));
-const searchVector = sql`to_tsvector('simple', coalesce(transcript, '') || ' ' || coalesce(summary, ''))`;
 const updateList = sql.join([
   ...CALL_LOG_COLUMNS.filter((c) => c !== 'id').map((c) => sql`${sql.ref(c)} = excluded.${sql.ref(c)}`),
   // The text is indexed only when it changed (see apply): otherwise excluded.search is null and the row keeps its own.
   sql`search = coalesce(excluded.search, call_logs.search)`,
 ]);
 
+const callIdOf = (e: RecordedEvent) => (e.data as { callId: string }).callId;
+
 /**
  * call_logs: one row per call. Each batch loads the rows it touches, evolves them in memory with the pure
- * evolveCallLog, and writes them back with one upsert (a single JSON parameter), so a rebuild runs at the
- * speed of reading the log.
+ * evolveCallLog (plaintext in, plaintext out), seals their personal columns with the call's data keys
+ * (fetched by `prepare`, before the transaction) and writes them back with one upsert (a single JSON
+ * parameter), so a rebuild runs at the speed of reading the log.
+ *
+ * `search` is a blind index: the tsvector of the blinded tokens of transcript and summary (privacy/blindSearch.ts).
+ *
+ * `keyring` undefined builds a projector that writes plaintext and unblinded words: only to measure what
+ * sealing costs (bench/privacyRebuild.ts); the service and the CLI always pass the keyring (allProjectors).
  */
-export const callLogsProjector: Projector = {
-  name: 'call_logs',
-  tables: ['call_logs'],
-  handles: CALL_LOG_EVENTS,
-  partitionKey: (e) => (e.data as { callId: string }).callId,
-  async apply(trx, events) {
-    const ids = [...new Set(events.map((e) => (e.data as { callId: string }).callId))];
-    const existing = await trx.selectFrom('call_logs').selectAll().where('id', 'in', ids).execute();
-    const rows = new Map<string, CallLogRow>(existing.map((r) => [r.id, fromDb(r as Record<string, unknown>)]));
-    const changed = new Set<string>();
-    for (const e of events) {
-      const id = (e.data as { callId: string }).callId;
-      const next = evolveCallLog(rows.get(id), e);
-      if (next && next !== rows.get(id)) {
-        rows.set(id, next);
-        changed.add(id);
+export function createCallLogsProjector(keyring: Keyring | undefined): Projector {
+  return {
+    name: 'call_logs',
+    tables: ['call_logs'],
+    handles: CALL_LOG_EVENTS,
+    partitionKey: callIdOf,
+    prepare: keyring ? (events) => prepareCallKeys(keyring, events) : undefined,
+    async apply(trx, events, prepared) {
+      const keys = prepared as CallKeys | undefined;
+      if (keyring && !keys) throw new Error('call_logs: apply needs the keys its prepare step fetched');
+      const ids = [...new Set(events.map(callIdOf))];
+      const existing = await trx.selectFrom('call_logs').selectAll().where('id', 'in', ids).execute();
+      const rows = new Map<string, CallLogRow>(existing.map((r) => [r.id, fromDb(r as Record<string, unknown>)]));
+      const changed = new Set<string>();
+      for (const e of events) {
+        const id = callIdOf(e);
+        const next = evolveCallLog(rows.get(id), e);
+        if (next && next !== rows.get(id)) {
+          rows.set(id, next);
+          changed.add(id);
+        }
       }
-    }
-    if (changed.size === 0) return;
-    // to_tsvector of a ~1 KB transcript is the dearest part of a write, and most writes are pipeline state
-    // (upload, signed URL, downloads): index the text of new rows and of rows whose text changed only.
-    const before = new Map(existing.map((r) => [r.id, r]));
-    const reindex = [...changed].filter((id) => {
-      const old = before.get(id);
-      const now = rows.get(id)!;
-      return !old || old.transcript !== now.transcript || old.summary !== now.summary;
-    });
-    const payload = JSON.stringify([...changed].map((id) => rows.get(id)));
-    await sql`
-      insert into ${sql.table('call_logs')} (${columnList}, search)
-      select ${columnList}, case when id = any(${reindex}::text[]) then ${searchVector} end
-        from jsonb_populate_recordset(null::${sql.table('call_logs')}, ${payload}::jsonb)
-      on conflict (id) do update set ${updateList}`.execute(trx);
-  },
-};
+      if (changed.size === 0) return;
+      // Blinding a ~1 KB transcript and building its tsvector is the dearest part of a write, and most writes are
+      // pipeline state (upload, signed URL, downloads): index the text of new rows and of rows whose text changed
+      // only. Sealing is deterministic, so comparing sealed values is comparing the texts.
+      const before = new Map(existing.map((r) => [r.id, r]));
+      const out = [...changed].map((id) => {
+        const plain = rows.get(id)!;
+        const row = keys ? sealColumns('call_logs', plain, id, keys) : plain;
+        const old = before.get(id);
+        if (old && old.transcript === row.transcript && old.summary === row.summary) return { ...row, search: null };
+        // The text as indexed: the plaintext (a column the batch did not change is still sealed: open it; a
+        // destroyed key leaves nothing to index).
+        const text = (c: 'transcript' | 'summary') => (keys ? (openValue(keys, id, 'transcript', c, row[c] === null ? null : plain[c]) as string | null) : plain[c]);
+        return { ...row, search: searchVector(keyring?.searchKey, [text('transcript'), text('summary')]) };
+      });
+      await sql`
+        insert into ${sql.table('call_logs')} (${columnList}, search)
+        select ${columnList}, search
+          from jsonb_populate_recordset(null::${sql.table('call_logs')}, ${JSON.stringify(out)}::jsonb)
+        on conflict (id) do update set ${updateList}`.execute(trx);
+    },
+  };
+}

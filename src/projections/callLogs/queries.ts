@@ -1,11 +1,15 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
+import { blindQuery } from '../../privacy/blindSearch.ts';
+import type { Keyring } from '../../privacy/keyring.ts';
+import { openRows } from '../../privacy/openRows.ts';
 import { CALL_LOG_COLUMNS, CALL_LOG_INT8, CALL_LOG_TIMESTAMPS, type CallLogRow } from './columns.ts';
 
 /**
  * Every query of the call_logs read model (its projector writes it; everything else reads it through here):
  * the calls API, the recording pipeline's to-do list, the orphan sweep, reconciliation and the metrics views.
- * Queries for a caller take its org.
+ * Queries for a caller take its org. Queries that return personal columns (PERSONAL_COLUMNS.call_logs) take the
+ * keyring and return them opened (a destroyed key reads as null).
  */
 
 /** The filters of GET /api/calls (validated by the route). */
@@ -35,9 +39,14 @@ function normalise(row: Record<string, unknown>): CallLogRow {
 }
 
 /** The call, or undefined when it does not exist in this org (another org's call looks exactly like none). */
-export async function findCall(db: Kysely<DB>, orgId: string, id: string): Promise<CallLogRow | undefined> {
+export async function findCall(db: Kysely<DB>, keyring: Keyring, orgId: string, id: string): Promise<CallLogRow | undefined> {
   const row = await db.selectFrom('call_logs').select(CALL_LOG_COLUMNS).where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst();
-  return row ? normalise(row as Record<string, unknown>) : undefined;
+  return row ? (await openRows(keyring, 'call_logs', [normalise(row as Record<string, unknown>)], (r) => r.id))[0] : undefined;
+}
+
+/** Whether the call exists in this org (no personal column read). */
+export async function callExists(db: Kysely<DB>, orgId: string, id: string): Promise<boolean> {
+  return (await db.selectFrom('call_logs').select('id').where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst()) !== undefined;
 }
 
 /** Keyset cursor over (ended_at desc nulls last, id desc): the last row's ended_at (exact, as text) and id. */
@@ -66,10 +75,11 @@ export function decodeCursor(s: string): Cursor | undefined {
 
 /**
  * One page of an org's calls, newest first (ended_at desc, calls without an end last, then id desc: the
- * order of call_logs_org_ended_idx). `q` is Postgres full-text search (websearch syntax, 'simple'
- * configuration) over the generated `search` column and its GIN index.
+ * order of call_logs_org_ended_idx). `q` is full-text search in web-search syntax over the blind index `search`
+ * and its GIN index: the query is parsed and its words blinded here (privacy/blindSearch.ts), PostgreSQL matches
+ * the tokens. A `q` without any word matches nothing.
  */
-export async function listCalls(db: Kysely<DB>, orgId: string, f: CallListFilter & { cursorValue?: Cursor }): Promise<{ rows: CallLogRow[]; nextCursor: string | null }> {
+export async function listCalls(db: Kysely<DB>, keyring: Keyring, orgId: string, f: CallListFilter & { cursorValue?: Cursor }): Promise<{ rows: CallLogRow[]; nextCursor: string | null }> {
   const columns = CALL_LOG_COLUMNS.filter((c) => c !== 'transcript');
   let q = db
     .selectFrom('call_logs')
@@ -85,7 +95,10 @@ export async function listCalls(db: Kysely<DB>, orgId: string, f: CallListFilter
   if (f.ended_reason) q = q.where('ended_reason', '=', f.ended_reason);
   if (f.call_type) q = q.where('call_type', '=', f.call_type);
   if (f.assistant_id) q = q.where('assistant_id', '=', f.assistant_id);
-  if (f.q) q = q.where(sql<boolean>`search @@ websearch_to_tsquery('simple', ${f.q})`);
+  if (f.q) {
+    const query = blindQuery(keyring.searchKey, f.q);
+    q = query === undefined ? q.where(sql<boolean>`false`) : q.where(sql<boolean>`search @@ ${query}::tsquery`);
+  }
   // The cursor is a range of the index (a row comparison), so a page deep in the list costs what the first
   // one does; `a < e or (a = e and b < i)` would scan every entry before the cursor. Calls without an end
   // come last: after the dated ones run out, the page is filled from them.
@@ -103,7 +116,8 @@ export async function listCalls(db: Kysely<DB>, orgId: string, f: CallListFilter
   const page = rows.slice(0, f.limit);
   const last = page[page.length - 1] as (Record<string, unknown> & { ended_at_key: string | null; id: string }) | undefined;
   const nextCursor = rows.length > f.limit && last ? encodeCursor({ e: last.ended_at_key, i: last.id }) : null;
-  return { rows: page.map((r) => normalise({ ...(r as Record<string, unknown>), transcript: null })), nextCursor };
+  const opened = await openRows(keyring, 'call_logs', page.map((r) => normalise({ ...(r as Record<string, unknown>), transcript: null })), (r) => r.id);
+  return { rows: opened, nextCursor };
 }
 
 // --- the recording pipeline ------------------------------------------------------------------------

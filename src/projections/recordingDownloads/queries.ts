@@ -1,5 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
+import type { Keyring } from '../../privacy/keyring.ts';
+import { openRows } from '../../privacy/openRows.ts';
 import { withDownloads } from './projector.ts';
 
 export interface DownloadFilter {
@@ -27,8 +29,8 @@ export interface DownloadRecord {
   accessed_at: string;
 }
 
-/** One page of an org's recording_downloads, newest first (by log position). */
-export async function listDownloads(db: Kysely<DB>, f: DownloadFilter): Promise<DownloadRecord[]> {
+/** One page of an org's recording_downloads, newest first (by log position); IP and user agent opened (null once the call's key is destroyed). */
+export async function listDownloads(db: Kysely<DB>, keyring: Keyring, f: DownloadFilter): Promise<DownloadRecord[]> {
   let q = withDownloads(db)
     .selectFrom('recording_downloads')
     .select(['position', 'event_id', 'call_id', 'user_id', 'action', 'ip', 'user_agent', 'accessed_at'])
@@ -40,7 +42,7 @@ export async function listDownloads(db: Kysely<DB>, f: DownloadFilter): Promise<
   if (f.to !== undefined) q = q.where('accessed_at', '<', f.to);
   if (f.beforePosition !== undefined) q = q.where('position', '<', f.beforePosition);
   const rows = await q.orderBy('position', 'desc').limit(f.limit).execute();
-  return rows.map((r) => ({
+  const records = rows.map((r) => ({
     position: Number(r.position),
     event_id: r.event_id,
     call_id: r.call_id,
@@ -50,4 +52,5 @@ export async function listDownloads(db: Kysely<DB>, f: DownloadFilter): Promise<
     user_agent: r.user_agent,
     accessed_at: r.accessed_at instanceof Date ? r.accessed_at.toISOString() : new Date(r.accessed_at).toISOString(),
   }));
+  return openRows(keyring, 'recording_downloads', records, (r) => r.call_id);
 }
