@@ -86,7 +86,7 @@ export function retentionDays(args: ParsedCommandArgs, option: 'recordings' | 't
   return Number(raw);
 }
 
-const days = (n: number | undefined) => (n === undefined ? 'kept forever' : `${n} days`);
+const days = (n: number | undefined) => (n === undefined ? 'kept forever' : `${n} days after the call ended`);
 
 function describePolicy(orgId: string, override: { recordingDays: number | null; transcriptDays: number | null } | undefined, defaults: RetentionPolicy): string {
   const overrides = new Map(override ? [[orgId, override]] : []);
@@ -94,8 +94,8 @@ function describePolicy(orgId: string, override: { recordingDays: number | null;
   const source = (own: number | null | undefined, env: string) => (own !== null && own !== undefined ? 'org override' : `default, ${env}`);
   return [
     `org ${orgId}`,
-    `  recordings:  ${days(p.recordingDays)} after the call ended (${source(override?.recordingDays, 'RETENTION_RECORDING_DAYS')})`,
-    `  transcripts: ${days(p.transcriptDays)} after the call ended (${source(override?.transcriptDays, 'RETENTION_TRANSCRIPT_DAYS')})`,
+    `  recordings:  ${days(p.recordingDays)} (${source(override?.recordingDays, 'RETENTION_RECORDING_DAYS')})`,
+    `  transcripts: ${days(p.transcriptDays)} (${source(override?.transcriptDays, 'RETENTION_TRANSCRIPT_DAYS')})`,
   ].join('\n');
 }
 

@@ -26,17 +26,22 @@ const pendingSql = {
  * index probe per org, however many calls each has).
  */
 export async function orgsWithPending(db: Kysely<DB>, kind: RetentionKind): Promise<string[]> {
+  const rows = await orgsWithPendingQuery(kind).execute(db);
+  return rows.rows.map((r) => r.org_id!);
+}
+
+/** The SQL of orgsWithPending (tests check its plan). */
+export function orgsWithPendingQuery(kind: RetentionKind) {
   const t = sql.table('call_logs');
   const p = pendingSql[kind];
-  const rows = await sql<{ org_id: string | null }>`
+  return sql<{ org_id: string | null }>`
     with recursive orgs(org_id) as (
       (select org_id from ${t} where ${p} order by org_id limit 1)
       union all
       select (select c.org_id from ${t} c where ${p} and c.org_id > orgs.org_id order by c.org_id limit 1)
         from orgs where orgs.org_id is not null
     )
-    select org_id from orgs where org_id is not null`.execute(db);
-  return rows.rows.map((r) => r.org_id!);
+    select org_id from orgs where org_id is not null`;
 }
 
 /** Keyset position of a page: the last row's end time (ISO) and id. */
@@ -50,15 +55,7 @@ export interface RetentionCursor {
  * `cutoff`, oldest first, after `cursor`. The columns are what decideRetention needs (never the text).
  */
 export async function retentionCandidates(db: Kysely<DB>, kind: RetentionKind, orgId: string, cutoff: Date, cursor: RetentionCursor | undefined, limit: number) {
-  let q = db
-    .selectFrom('call_logs')
-    .select(['id', 'org_id', 'ended_at', 'recording_status', 'recording_storage_path', 'recording_missing', 'transcript_expired_at', 'erased_at', 'held_at'])
-    .select(sql<boolean>`(transcript is not null or summary is not null)`.as('has_transcript'))
-    .where(pending[kind])
-    .where('org_id', '=', orgId)
-    .where('ended_at', '<=', cutoff);
-  if (cursor) q = q.where(sql<SqlBool>`(ended_at, id) > (${cursor.endedAt}::timestamptz, ${cursor.id})`);
-  const rows = await q.orderBy('ended_at').orderBy('id').limit(limit).execute();
+  const rows = await retentionCandidatesQuery(db, kind, orgId, cutoff, cursor, limit).execute();
   const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string | Date).toISOString());
   return rows.map((r) => ({
     id: r.id,
@@ -72,4 +69,17 @@ export async function retentionCandidates(db: Kysely<DB>, kind: RetentionKind, o
     erased_at: iso(r.erased_at),
     held_at: iso(r.held_at),
   }));
+}
+
+/** The query of retentionCandidates (tests check its plan). */
+export function retentionCandidatesQuery(db: Kysely<DB>, kind: RetentionKind, orgId: string, cutoff: Date, cursor: RetentionCursor | undefined, limit: number) {
+  let q = db
+    .selectFrom('call_logs')
+    .select(['id', 'org_id', 'ended_at', 'recording_status', 'recording_storage_path', 'recording_missing', 'transcript_expired_at', 'erased_at', 'held_at'])
+    .select(sql<boolean>`(transcript is not null or summary is not null)`.as('has_transcript'))
+    .where(pending[kind])
+    .where('org_id', '=', orgId)
+    .where('ended_at', '<=', cutoff);
+  if (cursor) q = q.where(sql<SqlBool>`(ended_at, id) > (${cursor.endedAt}::timestamptz, ${cursor.id})`);
+  return q.orderBy('ended_at').orderBy('id').limit(limit);
 }
