@@ -32,6 +32,7 @@ import { createVapiClient } from './vapi/restClient.ts';
 import { createHttpDrainer, type HttpDrainer } from './http/drain.ts';
 import type { Keyring } from './privacy/keyring.ts';
 import { loadMasterKey } from './privacy/masterKey.ts';
+import { createRetentionProcess, type RetentionProcess } from './processes/retention.ts';
 
 /** Re-exported for callers that open the stores the way the service does. */
 export { openDatabase, openEventStore };
@@ -74,6 +75,8 @@ export interface Service {
   sweep: OrphanSweepProcess;
   /** Reconciliation with Vapi's call list (only when VAPI_API_KEY is set; started with the background processes). */
   reconciler?: Reconciler;
+  /** The daily retention run (RETENTION_CRON, UTC; started with the background processes). */
+  retention: RetentionProcess;
   stop(): Promise<void>;
 }
 
@@ -143,6 +146,20 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     logger,
     beforeSweep: () => runner.catchUp(),
     onResult: (r) => metrics.recordSweep(r),
+  });
+
+  const retention = createRetentionProcess({
+    database,
+    store,
+    storage: recordings.storage,
+    keyring,
+    defaults: { recordingDays: config.RETENTION_RECORDING_DAYS, transcriptDays: config.RETENTION_TRANSCRIPT_DAYS },
+    fallbackOrgId: config.DEFAULT_ORG_ID,
+    cron: config.RETENTION_CRON,
+    instanceId: config.instanceId,
+    clock,
+    logger,
+    beforeRun: () => runner.catchUp(),
   });
 
   const orgResolver = createOrgResolver(database.db, config.DEFAULT_ORG_ID);
@@ -236,6 +253,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   }
   if (background && opts.recordingPipeline !== false) pipeline.start();
   if (background) sweep.start();
+  if (background) retention.start();
   // PGlite has no autovacuum: keep its statistics and tables as PostgreSQL's would be (no-op on PostgreSQL).
   const maintenance = background ? startEmbeddedMaintenance(database, { headPosition: () => store.headPosition(), logger }) : undefined;
   if (background) reconciler?.start();
@@ -256,11 +274,12 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     metrics,
     sweep,
     reconciler,
+    retention,
     async stop() {
       // /ready turns 503 and the listener closes at once; requests in flight finish (up to
       // SHUTDOWN_GRACE_SECONDS) while SSE streams are ended cleanly and background work stops at its next
       // safe point (each process finishes the step it is in); the store closes only after the last request.
-      const background = Promise.all([reconciler?.stop(), maintenance?.stop(), sweep.stop(), pipeline.stop()]);
+      const background = Promise.all([reconciler?.stop(), maintenance?.stop(), sweep.stop(), retention.stop(), pipeline.stop()]);
       if (server && drainer) {
         const { cut, waitedMs } = await drainer.drain(config.SHUTDOWN_GRACE_SECONDS * 1000, async () => {
           await sseHub?.stop();

@@ -188,6 +188,16 @@ export const RetentionPolicySet = z.object({
   transcriptDays: z.number().int().positive().nullable(),
 });
 
+/** A retention run ended (`expiry-<day>` stream): what expired and how many could not be (retried by the next run). */
+export const RetentionCompleted = z.object({
+  runId: z.string().min(1),
+  recordingsExpired: z.number().int().nonnegative(),
+  transcriptsExpired: z.number().int().nonnegative(),
+  /** Expiries that failed (storage or database); the calls stay candidates for the next run. */
+  failed: z.number().int().nonnegative(),
+  durationMs: z.number().nonnegative(),
+});
+
 export const eventSchemas = {
   CallEnded,
   CallStatusChanged,
@@ -208,6 +218,7 @@ export const eventSchemas = {
   CallHeld,
   CallReleased,
   RetentionPolicySet,
+  RetentionCompleted,
 } as const;
 
 export type EventType = keyof typeof eventSchemas;
@@ -228,3 +239,5 @@ export const callStream = (callId: string) => `call-${callId}`;
 export const sweepStream = (date: string) => `sweep-${date}`;
 export const reconcileStream = (date: string) => `reconcile-${date}`;
 export const retentionStream = (orgId: string) => `retention-${orgId}`;
+/** The runs of the retention process of one UTC day (RetentionCompleted). */
+export const expiryStream = (date: string) => `expiry-${date}`;

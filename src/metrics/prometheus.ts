@@ -60,6 +60,8 @@ export function createCallrecMetrics(opts: { defaultMetrics?: boolean } = {}): C
   const lastSweepScanned = new Gauge({ name: 'callrec_sweep_last_scanned_objects', help: 'Objects scanned by the last sweep', registers: [registry] });
   const lastSweepDuration = new Gauge({ name: 'callrec_sweep_last_duration_seconds', help: 'Duration of the last sweep', registers: [registry] });
   const recovered = new Counter({ name: 'callrec_calls_recovered_total', help: 'Calls whose webhook was missed and that the reconciler recovered from Vapi\'s call list (CallEnded appended by this instance)', registers: [registry] });
+  const recordingsExpired = new Counter({ name: 'callrec_recordings_expired_total', help: 'Recordings deleted by retention (RecordingExpired appended by this instance); apart from missing ones', registers: [registry] });
+  const transcriptsExpired = new Counter({ name: 'callrec_transcripts_expired_total', help: 'Transcripts shredded by retention (TranscriptExpired appended by this instance)', registers: [registry] });
   const urlRejections = new Counter({ name: 'callrec_signed_url_rejections_total', help: 'Recording URL requests refused for an expired or invalid signature', labelNames: ['reason'], registers: [registry] });
 
   let lagSource: (() => Promise<Record<string, number>>) | undefined;
@@ -115,6 +117,8 @@ export function createCallrecMetrics(opts: { defaultMetrics?: boolean } = {}): C
         if (outcome) outcomes.inc({ outcome });
         if (e.type === 'UploadRetryScheduled') retries.inc();
         if (e.type === 'CallEnded' && e.metadata.actor === 'system:reconciler') recovered.inc();
+        if (e.type === 'RecordingExpired') recordingsExpired.inc();
+        if (e.type === 'TranscriptExpired') transcriptsExpired.inc();
       }
     },
     recordSweep(r) {

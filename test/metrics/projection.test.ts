@@ -85,11 +85,11 @@ pure('counts every event on its org and UTC day', () => {
 });
 pure('success metrics compare with their targets', () => {
   const totals = { ...emptyDaily('o', 'd'), calls: 10, recorded_calls: 10, duration_ms: 0, bytes_uploaded: 999 * 1024 * 1024, uploads_succeeded: 999, uploads_failed: 3, retries_scheduled: 3, abandoned: 1, fallbacks: 0, downloads: 4, refreshes: 0, orphans_deleted: 0, orphan_bytes_deleted: 0, missing_flagged: 0, failures_by_reason: {} };
-  const m = Object.fromEntries(successMetrics(totals, { expired: 0, invalid: 0 }, { pendingFromLastSweep: 0, missingFlagged: 1, lastSweep: null }).map((x) => [x.name, x]));
+  const m = Object.fromEntries(successMetrics(totals, { expired: 0, invalid: 0 }, { pendingFromLastSweep: 0, missingFlagged: 1, expiredRecordings: 3, lastSweep: null }).map((x) => [x.name, x]));
   assert.is(m.upload_success_rate!.value, 0.999);
   assert.is(m.upload_success_rate!.met, true);
   assert.is(m.url_expiry_errors!.met, true);
-  assert.is(m.orphaned_recordings!.value, 1);
+  assert.is(m.orphaned_recordings!.value, 1, 'recordings expired by retention are neither orphaned nor missing');
   assert.is(m.orphaned_recordings!.met, false);
   assert.is(m.average_recording_size!.value, 1024 * 1024);
   assert.is(m.average_recording_size!.met, true);

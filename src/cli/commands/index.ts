@@ -5,6 +5,7 @@ import { migrateCommand } from './migrate.ts';
 import { migrateEventsCommand } from './migrateEvents.ts';
 import { orgsCommand } from './orgs.ts';
 import { replayCommand } from './replay.ts';
+import { retentionCommand } from './retention.ts';
 import { sweepCommand } from './sweep.ts';
 import { tokenCommand } from './token.ts';
 import { vapiCommand } from './vapi.ts';
@@ -17,6 +18,7 @@ export const commands: CliCommand[] = [
   orgsCommand,
   tokenCommand,
   sweepCommand,
+  retentionCommand,
   vapiCommand,
   migrateEventsCommand,
   doctorCommand,

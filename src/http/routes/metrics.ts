@@ -61,6 +61,10 @@ const Day = z.object({
   refreshes: z.number(),
   orphansDeleted: z.number(),
   missingFlagged: z.number(),
+  /** Recordings deleted by retention (on purpose; never counted as missing). */
+  recordingsExpired: z.number(),
+  /** Transcripts shredded by retention. */
+  transcriptsExpired: z.number(),
   /** Calls whose webhook was missed, recovered from Vapi's call list by the reconciler. */
   recoveredCalls: z.number(),
   failuresByReason: z.record(z.string(), z.number()),
@@ -73,7 +77,7 @@ export const MetricsResponse = z.object({
   metrics: z.array(Metric),
   totals: Day.omit({ day: true }),
   days: z.array(Day),
-  orphans: z.object({ pendingFromLastSweep: z.number(), missingFlagged: z.number(), lastSweep: z.unknown() }),
+  orphans: z.object({ pendingFromLastSweep: z.number(), missingFlagged: z.number(), expiredRecordings: z.number(), lastSweep: z.unknown() }),
   urlRejections: z.object({ expired: z.number(), invalid: z.number() }),
 });
 
@@ -94,6 +98,8 @@ export function dayView(d: DailyMetrics) {
     refreshes: d.refreshes,
     orphansDeleted: d.orphans_deleted,
     missingFlagged: d.missing_flagged,
+    recordingsExpired: d.recordings_expired,
+    transcriptsExpired: d.transcripts_expired,
     recoveredCalls: d.recovered_calls,
     failuresByReason: d.failures_by_reason,
   };

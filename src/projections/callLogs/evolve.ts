@@ -6,7 +6,8 @@ export { CALL_LOG_COLUMNS, type CallLogRow } from './columns.ts';
 
 export const CALL_LOG_EVENTS = new Set([
   'CallEnded', 'CallStatusChanged', 'RecordingUploaded', 'UrlSigned', 'UploadFailed', 'UploadRetryScheduled',
-  'UploadAbandoned', 'TranscriptOnlyFallback', 'RecordingMissing',
+  'UploadAbandoned', 'TranscriptOnlyFallback', 'RecordingMissing', 'RecordingExpired', 'TranscriptExpired',
+  'CallHeld', 'CallReleased',
 ]);
 
 /** Call statuses in the order a call moves through them; a late status-update never moves a call backwards. */
@@ -117,8 +118,38 @@ export function evolveCallLog(row: CallLogRow | undefined, event: RecordedEvent)
       return r;
     }
     case 'RecordingMissing': {
+      // Retention deleted it on purpose: an expired recording is never "missing".
+      if (r.recording_status === 'expired') return r;
       r.recording_missing = true;
       r.recording_status = 'missing';
+      return r;
+    }
+    case 'RecordingExpired': {
+      // The object is gone: no path to sign, no URL to hand out. Size, hash and duration stay (not personal).
+      Object.assign(r, {
+        recording_status: 'expired',
+        recording_expired_at: event.metadata.recordedAt,
+        recording_storage_path: null,
+        recording_signed_url: null,
+        recording_signed_url_expires_at: null,
+        recording_missing: false,
+        recording_next_retry_at: null,
+      });
+      return r;
+    }
+    case 'TranscriptExpired': {
+      r.transcript = null;
+      r.summary = null;
+      r.transcript_expired_at = event.metadata.recordedAt;
+      return r;
+    }
+    case 'CallHeld': {
+      const d = event.data as EventData<'CallHeld'>;
+      Object.assign(r, { held_at: event.metadata.recordedAt, held_by: event.metadata.actor, hold_reason: d.reason });
+      return r;
+    }
+    case 'CallReleased': {
+      Object.assign(r, { held_at: null, held_by: null, hold_reason: null });
       return r;
     }
     default:

@@ -200,3 +200,10 @@ export async function countMissingRecordings(db: Kysely<DB>, orgId: string): Pro
   if (orgId !== 'all') q = q.where('org_id', '=', orgId);
   return Number((await q.executeTakeFirstOrThrow()).n);
 }
+
+/** Calls whose recording retention deleted (recording_status 'expired'), in one org or all. */
+export async function countExpiredRecordings(db: Kysely<DB>, orgId: string): Promise<number> {
+  let q = db.selectFrom('call_logs').select((eb) => eb.fn.countAll<string>().as('n')).where('recording_status', '=', 'expired');
+  if (orgId !== 'all') q = q.where('org_id', '=', orgId);
+  return Number((await q.executeTakeFirstOrThrow()).n);
+}

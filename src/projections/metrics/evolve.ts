@@ -5,12 +5,13 @@ import type { RecordedEvent } from '../../events/port.ts';
  * The counters of recording_metrics_daily with their SQL types (db/migrations; test/projections/
  * callLogsColumns.test.ts checks them against the table). The row type, the kysely table type and the column
  * list derive from it. recovered_calls: CallEnded written by the reconciler (calls whose webhook was missed).
+ * recordings_expired / transcripts_expired: deleted by retention on purpose, counted apart from missing_flagged.
  */
 export const DAILY_COUNTER_SPEC = {
   calls: 'integer', recorded_calls: 'integer', duration_ms: 'bigint', bytes_uploaded: 'bigint', uploads_succeeded: 'integer',
   uploads_failed: 'integer', retries_scheduled: 'integer', abandoned: 'integer', fallbacks: 'integer', downloads: 'integer',
   refreshes: 'integer', orphans_deleted: 'integer', orphan_bytes_deleted: 'bigint', missing_flagged: 'integer',
-  recovered_calls: 'integer',
+  recovered_calls: 'integer', recordings_expired: 'integer', transcripts_expired: 'integer',
 } as const satisfies Record<string, 'integer' | 'bigint'>;
 
 export type CounterColumn = keyof typeof DAILY_COUNTER_SPEC;
@@ -35,7 +36,7 @@ export interface SweepRow {
 
 export const METRICS_EVENTS = new Set([
   'CallEnded', 'RecordingUploaded', 'UploadFailed', 'UploadRetryScheduled', 'UploadAbandoned', 'TranscriptOnlyFallback',
-  'RecordingAccessed', 'OrphanDeleted', 'RecordingMissing', 'SweepCompleted',
+  'RecordingAccessed', 'OrphanDeleted', 'RecordingMissing', 'SweepCompleted', 'RecordingExpired', 'TranscriptExpired',
 ]);
 
 export function emptyDaily(orgId: string, day: string): DailyMetrics {
@@ -120,6 +121,12 @@ export function metricsDeltas(events: RecordedEvent[]): { daily: Map<string, Dai
       }
       case 'RecordingMissing':
         row(e).missing_flagged += 1;
+        break;
+      case 'RecordingExpired':
+        row(e).recordings_expired += 1;
+        break;
+      case 'TranscriptExpired':
+        row(e).transcripts_expired += 1;
         break;
       case 'SweepCompleted': {
         const d = e.data as EventData<'SweepCompleted'>;

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
-import { countMissingRecordings } from '../callLogs/queries.ts';
+import { countExpiredRecordings, countMissingRecordings } from '../callLogs/queries.ts';
 import { addDaily, emptyDaily, type DailyMetrics } from './evolve.ts';
 import { dailyFromDb, withMetrics } from './projector.ts';
 
@@ -33,6 +33,8 @@ export interface OrphanStatus {
   pendingFromLastSweep: number;
   /** Calls whose uploaded object is gone (call_logs.recording_missing). */
   missingFlagged: number;
+  /** Calls whose recording retention deleted (recording_status 'expired'): expected, not an orphan problem. */
+  expiredRecordings: number;
   lastSweep: { sweepId: string; completedAt: string; scanned: number; deleted: number; bytesFreed: number; missingFlagged: number; complete: boolean } | null;
 }
 
@@ -67,9 +69,11 @@ export async function orphanStatus(db: Kysely<DB>, scope: MetricsScope): Promise
     for (const [org, n] of Object.entries(failed ?? {})) if (scope.orgId === 'all' || org === scope.orgId) pending += Number(n);
   }
   const missing = await countMissingRecordings(db, scope.orgId);
+  const expired = await countExpiredRecordings(db, scope.orgId);
   return {
     pendingFromLastSweep: pending,
     missingFlagged: missing,
+    expiredRecordings: expired,
     lastSweep: last
       ? {
           sweepId: last.sweep_id,
