@@ -30,6 +30,9 @@ import { assertSafeToServe, describeSecurityState } from './secureDefaults.ts';
 import { createReconciler, type Reconciler } from './processes/reconciler.ts';
 import { createVapiClient } from './vapi/restClient.ts';
 import { createHttpDrainer, type HttpDrainer } from './http/drain.ts';
+import { createKeyring, type Keyring } from './privacy/keyring.ts';
+import { loadMasterKey } from './privacy/masterKey.ts';
+import { createErasureProcess, type ErasureProcess } from './processes/erasure.ts';
 
 /** Re-exported for callers that open the stores the way the service does. */
 export { openDatabase, openEventStore };
@@ -69,6 +72,10 @@ export interface Service {
   sweep: OrphanSweepProcess;
   /** Reconciliation with Vapi's call list (only when VAPI_API_KEY is set; started with the background processes). */
   reconciler?: Reconciler;
+  /** The per-call data keys (call_keys, wrapped under PII_MASTER_KEY). */
+  keyring: Keyring;
+  /** Carries out erasures: keys, tombstones, recording objects, Vapi's copy (started with the background processes). */
+  erasure: ErasureProcess;
   stop(): Promise<void>;
 }
 
@@ -82,6 +89,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   await migrate(database);
   if (config.ORG_MAP_FILE) await loadOrgMapFile(database.db, config.ORG_MAP_FILE);
   const metrics = createCallrecMetrics();
+  const keyring = createKeyring(database, await loadMasterKey(config));
   const rawStore: EventStore & { queueFull?: () => boolean } = await openEventStore(config, database, logger);
   const store = instrumentStore(rawStore, metrics);
   const projectors = allProjectors();
@@ -154,6 +162,20 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       })
     : undefined;
 
+  const erasure = createErasureProcess({
+    database,
+    store,
+    storage: recordings.storage,
+    keyring,
+    vapi: config.VAPI_API_KEY ? createVapiClient({ baseUrl: config.VAPI_API_URL, apiKey: config.VAPI_API_KEY, logger, maxRetries: 2 }) : undefined,
+    retry: { delaysMinutes: config.UPLOAD_RETRY_DELAYS_MIN, maxRetries: config.UPLOAD_RETRY_MAX },
+    pollSeconds: config.UPLOAD_RETRY_POLL_SECONDS,
+    instanceId: config.instanceId,
+    clock,
+    logger,
+    leaseMs,
+  });
+
   const deps: HttpDeps = {
     config,
     database,
@@ -171,6 +193,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     },
     storage: recordings.storage,
     orgResolver,
+    erasure,
     appendQueueFull: () => rawStore.queueFull?.() ?? false,
   };
   // SSE catch-up reads the caller's org through an index when the log is in Postgres/PGlite.
@@ -229,6 +252,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   // PGlite has no autovacuum: keep its statistics and tables as PostgreSQL's would be (no-op on PostgreSQL).
   const maintenance = background ? startEmbeddedMaintenance(database, { headPosition: () => store.headPosition(), logger }) : undefined;
   if (background) reconciler?.start();
+  if (background) erasure.start();
 
   return {
     config,
@@ -245,11 +269,13 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     metrics,
     sweep,
     reconciler,
+    keyring,
+    erasure,
     async stop() {
       // /ready turns 503 and the listener closes at once; requests in flight finish (up to
       // SHUTDOWN_GRACE_SECONDS) while SSE streams are ended cleanly and background work stops at its next
       // safe point (each process finishes the step it is in); the store closes only after the last request.
-      const background = Promise.all([reconciler?.stop(), maintenance?.stop(), sweep.stop(), pipeline.stop()]);
+      const background = Promise.all([reconciler?.stop(), maintenance?.stop(), sweep.stop(), pipeline.stop(), erasure.stop()]);
       if (server && drainer) {
         const { cut, waitedMs } = await drainer.drain(config.SHUTDOWN_GRACE_SECONDS * 1000, async () => {
           await sseHub?.stop();

@@ -16,7 +16,7 @@ import { ANY_ROLE } from '../../auth/roles.ts';
  * committed. If it fails, the caller gets 503 `audit_failed` and no URL (fail closed).
  */
 
-const NO_AUDIO = new Set(['none', 'abandoned', 'missing']);
+const NO_AUDIO = new Set(['none', 'abandoned', 'missing', 'erased']);
 
 /** The client's address: koa's `ctx.ip` (X-Forwarded-For only when TRUST_PROXY), normalised; null if unusable. */
 export function clientIp(ctx: Context): string | null {

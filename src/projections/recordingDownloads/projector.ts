@@ -38,20 +38,39 @@ export function downloadRow(e: RecordedEvent): RecordingDownloadsTable {
 }
 
 /**
- * recording_downloads: one append-only row per RecordingAccessed (download or refresh of a recording URL).
- * Rows are only ever inserted; the position is the key, so a replayed batch cannot add a second copy.
+ * recording_downloads: one row per RecordingAccessed (download or refresh of a recording URL). Rows are
+ * inserted with the position as the key, so a replayed batch cannot add a second copy; a CallErased empties
+ * the IP and user agent of that call's rows (who downloaded, and when, stays).
  */
 export const recordingDownloadsProjector: Projector = {
   name: 'recording_downloads',
   tables: ['recording_downloads'],
-  handles: new Set(['RecordingAccessed']),
+  handles: new Set(['RecordingAccessed', 'CallErased']),
   async apply(trx, events) {
-    const rows = events.filter((e) => e.type === 'RecordingAccessed').map(downloadRow);
-    if (rows.length === 0) return;
-    await withDownloads(trx)
-      .insertInto('recording_downloads')
-      .values(rows)
-      .onConflict((oc) => oc.column('position').doNothing())
-      .execute();
+    // In log order: the accesses before an erasure are inserted, then the erasure empties their personal columns.
+    for (let i = 0; i < events.length; ) {
+      const e = events[i]!;
+      if (e.type === 'CallErased') {
+        await withDownloads(trx)
+          .updateTable('recording_downloads')
+          .set({ ip: null, user_agent: null })
+          .where('call_id', '=', (e.data as EventData<'CallErased'>).callId)
+          .execute();
+        i++;
+        continue;
+      }
+      let j = i;
+      while (j < events.length && events[j]!.type === 'RecordingAccessed') j++;
+      if (j === i) {
+        i++;
+        continue;
+      }
+      await withDownloads(trx)
+        .insertInto('recording_downloads')
+        .values(events.slice(i, j).map(downloadRow))
+        .onConflict((oc) => oc.column('position').doNothing())
+        .execute();
+      i = j;
+    }
   },
 };
