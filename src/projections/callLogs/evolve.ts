@@ -7,6 +7,7 @@ export { CALL_LOG_COLUMNS, type CallLogRow } from './columns.ts';
 export const CALL_LOG_EVENTS = new Set([
   'CallEnded', 'CallStatusChanged', 'RecordingUploaded', 'UrlSigned', 'UploadFailed', 'UploadRetryScheduled',
   'UploadAbandoned', 'TranscriptOnlyFallback', 'RecordingMissing', 'CallErased', 'CallHeld', 'CallReleased',
+  'RecordingExpired', 'TranscriptExpired',
 ]);
 
 /** The personal columns an erasure empties (the row keeps times, duration, status, cost and the recording's facts). */
@@ -155,6 +156,21 @@ export function evolveCallLog(row: CallLogRow | undefined, event: RecordedEvent)
       r.held_by = null;
       r.hold_reason = null;
       return r;
+    case 'RecordingExpired': {
+      // Retention deleted the recording: the call shows "expired" (not "missing"); no URL refers to it any more.
+      r.recording_status = 'expired';
+      r.recording_expired_at ??= event.metadata.recordedAt;
+      r.recording_signed_url = null;
+      r.recording_signed_url_expires_at = null;
+      r.recording_missing = false;
+      return r;
+    }
+    case 'TranscriptExpired': {
+      r.transcript = null;
+      r.summary = null;
+      r.transcript_expired_at ??= event.metadata.recordedAt;
+      return r;
+    }
     default:
       return row;
   }
