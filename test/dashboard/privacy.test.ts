@@ -172,6 +172,8 @@ test('an admin releases and sets a hold with a reason; a held call cannot be era
   await page.waitForSelector('#detail button[data-action="release"]');
   assert.is(await page.$eval('#detail button[data-action="erase"]', (b) => (b as HTMLButtonElement).disabled), true, 'erase is disabled while held');
   assert.is(await page.$('#detail button[data-action="hold"]'), null);
+  // a hold or a release redraws the facts but leaves the recording (and a playing player) alone
+  await page.$eval('#detail .recording-box', (el) => ((el as HTMLElement).dataset.marker = 'kept'));
   await page.click('#detail button[data-action="release"]');
   await page.fill('#detail form.privacy-form[data-action="release"] textarea', 'dispute settled');
   await page.click('#detail form.privacy-form button[type="submit"]');
@@ -192,6 +194,8 @@ test('an admin releases and sets a hold with a reason; a held call cannot be era
   assert.is(facts['Held by'], 'user:boss');
   assert.is(facts['Hold reason'], 'new complaint, keep everything');
   assert.ok(log.requests.includes(`DELETE /api/calls/${callB}/hold`) && log.requests.includes(`POST /api/calls/${callB}/hold`));
+  assert.is(await page.$eval('#detail .recording-box', (el) => (el as HTMLElement).dataset.marker), 'kept', 'the recording was not reloaded');
+  await page.waitForSelector('#detail table.history tr[data-type="CallReleased"]');
   await waitUntil('held badge on row B (member, live)', async () => (await flags(pages.member!.page, callB)).includes('held'));
   assert.equal(dialogs, []);
 });

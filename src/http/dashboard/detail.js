@@ -11,6 +11,12 @@ import { privacySection } from './privacy.js';
 const NO_AUDIO = new Set(['none', 'abandoned', 'missing']);
 /** Recording states with no audio left to play: the player is not shown, a sentence says why. */
 const GONE = new Set(['erased', 'expired']);
+/** Live events that leave the recording as it is: the page redraws the facts and texts, a playing player plays on. */
+const KEEP_PLAYER = new Set(['call_held', 'call_released', 'transcript_expired']);
+
+/** The erased / expired / held badges of a call's header. */
+const flagsView = (/** @type {CallRow} */ call) =>
+  h('span', { class: 'detail-flags' }, privacyBadges(call).map((f) => h('span', { class: `badge badge-${f.tone} flag`, dataset: { flag: f.kind }, text: f.label })));
 const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
 
 /** @typedef {import('./types.d.ts').CallRow} CallRow */
@@ -171,7 +177,7 @@ export function createDetailView({ api, root, callId, session, config, onLoaded 
           { class: 'detail-head' },
           heading,
           h('span', { class: 'detail-badge' }, badge(recordingBadge(call.recording_status, call.transcript_only_fallback))),
-          privacyBadges(call).map((f) => h('span', { class: `badge badge-${f.tone} flag`, dataset: { flag: f.kind }, text: f.label })),
+          flagsView(call),
           h('a', { href: '#/', class: 'close', 'aria-label': 'Close call details', text: '×' }),
         ),
         facts([
@@ -202,13 +208,54 @@ export function createDetailView({ api, root, callId, session, config, onLoaded 
     if (!destroyed && !again && (session.role === 'auditor' || canAdminister(session.role))) await loadAudit();
   }
 
-  /** An admin action (erase, hold, release) succeeded: show the call as it is now. */
-  function changed(/** @type {string} */ message, /** @type {(call: CallRow) => boolean} */ until) {
+  /**
+   * An admin action (erase, hold, release) succeeded: show the call as it is now (a hold or a release leaves the
+   * recording, and a playing player, alone).
+   * @param {string} message
+   * @param {(call: CallRow) => boolean} until
+   * @param {boolean} keepsRecording
+   */
+  function changed(message, until, keepsRecording) {
     announce(message);
     clearTimeout(reloadTimer);
+    if (keepsRecording) {
+      void refreshFacts(until);
+      return;
+    }
     player?.destroy();
     player = undefined;
     void load({ focus: false, until });
+  }
+
+  /**
+   * Redraws the badges, the personal-data facts, the summary, the transcript and the audit trail of the call, not its
+   * recording, once `until(call)` holds.
+   * @param {(call: CallRow) => boolean} until
+   */
+  async function refreshFacts(until, retries = 20) {
+    /** @type {CallRow} */
+    let call;
+    try {
+      ({ call } = /** @type {import('./types.d.ts').CallDetail} */ (await api.get(callPath(callId))));
+    } catch {
+      return;
+    }
+    if (destroyed) return;
+    if (!until(call) && retries > 0) {
+      clearTimeout(reloadTimer);
+      reloadTimer = setTimeout(() => !destroyed && refreshFacts(until, retries - 1), 200);
+      return;
+    }
+    const article = root.querySelector('article.detail');
+    if (!article) return;
+    article.querySelector('.detail-flags')?.replaceWith(flagsView(call));
+    article.querySelector('section.privacy')?.replaceWith(privacySection({ api, call, role: session.role, onChanged: changed }));
+    article.querySelector('section.summary > :last-child')?.replaceWith(summaryView(call.summary));
+    article.querySelector('section.transcript > :last-child')?.replaceWith(transcriptView(call.transcript));
+    if (session.role === 'auditor' || canAdminister(session.role)) {
+      for (const old of article.querySelectorAll('section.audit')) old.remove();
+      await loadAudit();
+    }
   }
 
   void load();
@@ -225,11 +272,16 @@ export function createDetailView({ api, root, callId, session, config, onLoaded 
       if (destroyed || data.callId !== callId || name === 'call_ended') return;
       if (player && name === 'recording_ready') return;
       clearTimeout(reloadTimer);
+      const caughtUp = position > 0 ? (/** @type {CallRow} */ call) => call.last_position >= position : () => true;
+      if (KEEP_PLAYER.has(name)) {
+        reloadTimer = setTimeout(() => !destroyed && refreshFacts(caughtUp), 150);
+        return;
+      }
       reloadTimer = setTimeout(() => {
         if (destroyed) return;
         player?.destroy();
         player = undefined;
-        void load({ focus: false, expectReady: name === 'recording_ready', until: position > 0 ? (call) => call.last_position >= position : undefined });
+        void load({ focus: false, expectReady: name === 'recording_ready', until: caughtUp });
       }, 150);
     },
     get recordingStatus() {

@@ -12,7 +12,7 @@ const MAX_REASON = 1000;
 
 /**
  * @typedef {'erase' | 'hold' | 'release'} Action
- * @type {Record<Action, { button: string, heading: string, submit: string, warning: string, method: 'del' | 'post', path: string, done: string, shows: (call: import('./types.d.ts').CallRow) => boolean }>}
+ * @type {Record<Action, { button: string, heading: string, submit: string, warning: string, method: 'del' | 'post', path: string, done: string, shows: (call: import('./types.d.ts').CallRow) => boolean, keepsRecording: boolean }>}
  */
 const ACTIONS = {
   erase: {
@@ -24,6 +24,7 @@ const ACTIONS = {
     path: '',
     done: 'Call erased',
     shows: (call) => call.erased !== null,
+    keepsRecording: false,
   },
   hold: {
     button: 'Hold…',
@@ -34,6 +35,7 @@ const ACTIONS = {
     path: '/hold',
     done: 'Call put on hold',
     shows: (call) => call.held !== null,
+    keepsRecording: true,
   },
   release: {
     button: 'Release hold…',
@@ -44,6 +46,7 @@ const ACTIONS = {
     path: '/hold',
     done: 'Hold released',
     shows: (call) => call.held === null,
+    keepsRecording: true,
   },
 };
 
@@ -53,7 +56,7 @@ const ACTIONS = {
  *   api: import('./api.js').Api,
  *   call: import('./types.d.ts').CallRow,
  *   role: string,
- *   onChanged: (message: string, until: (call: import('./types.d.ts').CallRow) => boolean) => void,
+ *   onChanged: (message: string, until: (call: import('./types.d.ts').CallRow) => boolean, keepsRecording: boolean) => void,
  * }} options
  */
 export function privacySection({ api, call, role, onChanged }) {
@@ -76,7 +79,7 @@ export function privacySection({ api, call, role, onChanged }) {
 /**
  * @param {import('./api.js').Api} api
  * @param {import('./types.d.ts').CallRow} call
- * @param {(message: string, until: (call: import('./types.d.ts').CallRow) => boolean) => void} onChanged
+ * @param {(message: string, until: (call: import('./types.d.ts').CallRow) => boolean, keepsRecording: boolean) => void} onChanged
  */
 function actionsView(api, call, onChanged) {
   const formBox = h('div', { class: 'privacy-form-box' });
@@ -108,7 +111,7 @@ function actionsView(api, call, onChanged) {
  * @param {string} callId
  * @param {Action} action
  * @param {() => void} close
- * @param {(message: string, until: (call: import('./types.d.ts').CallRow) => boolean) => void} onChanged
+ * @param {(message: string, until: (call: import('./types.d.ts').CallRow) => boolean, keepsRecording: boolean) => void} onChanged
  */
 function reasonForm(api, callId, action, close, onChanged) {
   const spec = ACTIONS[action];
@@ -140,7 +143,7 @@ function reasonForm(api, callId, action, close, onChanged) {
     try {
       await api[spec.method](callPath(callId, spec.path), { reason: text });
       close();
-      onChanged(spec.done, spec.shows);
+      onChanged(spec.done, spec.shows, spec.keepsRecording);
     } catch (err) {
       error.textContent = err instanceof ApiError && err.status !== 0 ? `callrec refused: ${err.message}` : /** @type {Error} */ (err).message;
       error.hidden = false;
