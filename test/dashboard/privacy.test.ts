@@ -210,7 +210,7 @@ test('an auditor sees who erased or held the call, when and why: in the call and
   assert.is(facts['Erasure reason'], 'Caller asked to be forgotten (ticket 42)');
   assert.ok(facts.Erased && facts.Erased !== '—', `erased at ${facts.Erased}`);
   await page.waitForSelector('#detail table.history tr[data-type="CallErased"]');
-  const erasedRow = await page.$eval('#detail table.history tr[data-type="CallErased"]', (tr) => [...tr.querySelectorAll('td')].map((td) => td.querySelector('.history-reason')?.textContent ?? td.textContent));
+  const erasedRow = await page.$eval('#detail table.history tr[data-type="CallErased"]', (tr) => Array.from(tr.querySelectorAll('td'), (td) => td.querySelector('.history-reason')?.textContent ?? td.textContent));
   assert.is(erasedRow[3], 'user:boss', 'who');
   assert.ok(erasedRow[1] && erasedRow[1] !== '—', 'when');
   assert.is(erasedRow[4], 'Reason: Caller asked to be forgotten (ticket 42)', 'why');
