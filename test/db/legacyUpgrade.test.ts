@@ -84,12 +84,17 @@ async function buildLegacy(legacy: Legacy): Promise<void> {
   }
 }
 
-/** Projections whose tables gained columns in a migration after 005 (007 adds recording_metrics_daily.recovered_calls). */
-const CHANGED_SINCE_LEGACY = new Set(['recording_metrics']);
+/**
+ * Projections whose tables gained columns or came into being in a migration after 005 (007 adds
+ * recording_metrics_daily.recovered_calls, 009 the erasure and hold columns of call_logs, 012 call_erasures).
+ */
+const CHANGED_SINCE_LEGACY = new Set(['recording_metrics', 'call_logs', 'call_erasures']);
+const CREATED_SINCE_LEGACY = new Set(['call_erasures']);
 
 async function checksums(db: Kysely<DB>): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const t of ['events', 'streams', 'checkpoints', ...allProjectors().flatMap((p) => p.tables)]) {
+  // Tables that migrations after 005 created (call_erasures, 012) are not part of the legacy layout.
+  for (const t of ['events', 'streams', 'checkpoints', ...allProjectors().flatMap((p) => p.tables).filter((t) => !CREATED_SINCE_LEGACY.has(t))]) {
     const c = await tableChecksum(db, t);
     out[t] = `${c.md5} (${c.rows} rows)`;
   }
@@ -128,7 +133,6 @@ for (const backend of await backends()) {
       try {
         await buildLegacy(legacy);
         before = await checksums(legacy.db);
-        assert.ok(before.call_logs!.endsWith('(27 rows)'), before.call_logs);
         assert.ok(before.events!.endsWith('(36 rows)'), before.events);
       } finally {
         await legacy.close();
@@ -156,6 +160,7 @@ for (const backend of await backends()) {
         const without = (c: Record<string, string>) => Object.fromEntries(Object.entries(c).filter(([t]) => !changed.has(t)));
         assert.equal(without(replayed), without(expected), 'replay after the upgrade gives the same read models');
         assert.not.match(replayed.recording_metrics_daily!, /\(0 rows\)$/, 'recording_metrics_daily is caught up from the moved log');
+        assert.match(replayed.call_logs!, /\(27 rows\)$/, 'call_logs is caught up from the moved log');
         const cps = await database.db.selectFrom('checkpoints').select(['name', 'position']).orderBy('name').execute();
         assert.ok(cps.every((c) => Number(c.position) === Number(cps[0]!.position)) && cps.length === allProjectors().length);
         // 4. The log goes on where it stopped, through the new schema-scoped callrec_append.

@@ -5,7 +5,7 @@ import { connectDatabase } from '../../src/db/connect.ts';
 import { silentLogger } from '../../src/log.ts';
 import { startService, type Service } from '../../src/service.ts';
 import { loadVapiFixture } from '../fixtures/vapi/index.ts';
-import { backends, createTestDatabase, dropTestDatabase } from '../support/databases.ts';
+import { backends, createTestDatabase, dropTestDatabase, TEST_PII_MASTER_KEY } from '../support/databases.ts';
 import { startTcpProxy } from '../support/tcpProxy.ts';
 
 // The database "stops" (a TCP proxy in front of the shared PostgreSQL is cut: first silently, like a
@@ -39,6 +39,7 @@ if (postgres) {
         HOST: '127.0.0.1',
         DATA_DIR: `/tmp/callrec-outage-${process.pid}`,
         DATABASE_URL: viaProxy.toString(),
+        PII_MASTER_KEY: TEST_PII_MASTER_KEY,
         DATABASE_STATEMENT_TIMEOUT_MS: String(TIMEOUT_MS),
         LOG_LEVEL: 'silent',
       });

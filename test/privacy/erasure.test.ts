@@ -172,6 +172,7 @@ for (const backend of await backends()) {
           await s.runner.catchUp();
           assert.is(await s.erasure.tick(), 1);
           assert.equal(vapi.deletedCallData, [callId]);
+          assert.is((await api('DELETE', `/api/calls/${callId}`, admin, { reason: 'status?' })).body.vapi, 'deleted');
           assert.is(deletes().length, 4);
           await s.runner.catchUp();
 

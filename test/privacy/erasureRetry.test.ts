@@ -47,7 +47,7 @@ for (const backend of await backends()) {
           supa.setDown(true);
           const first = await erase(s.url, callId, 'caller asked', clock.now());
           assert.is(first.status, 202, JSON.stringify(first.body));
-          assert.equal([first.body.erased, first.body.completed, first.body.retryAt], [true, false, '2026-11-25T09:05:00.000Z']);
+          assert.equal([first.body.erased, first.body.completed, first.body.retryAt, first.body.vapi], [true, false, '2026-11-25T09:05:00.000Z', 'not_configured']);
           const failed = (await history(s, callId)).filter((e) => e.type === 'ErasureStepFailed');
           assert.is(failed.length, 1);
           assert.equal([(failed[0]!.data as any).step, (failed[0]!.data as any).code, (failed[0]!.data as any).attempt], ['storage', 'storage_unavailable', 1]);

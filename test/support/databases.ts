@@ -9,6 +9,9 @@ import { migrate } from '../../src/db/migrate.ts';
  */
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 
+/** PII_MASTER_KEY for services started on PostgreSQL (required with DATABASE_URL); every instance of a test shares it. */
+export const TEST_PII_MASTER_KEY = Buffer.alloc(32, 0x5a).toString('base64');
+
 export interface TestBackend {
   name: 'pglite' | 'postgres';
   /** A fresh, migrated, empty database. */

@@ -39,7 +39,7 @@ export const ErasureResult = z.object({
   keysDestroyed: z.number().int().nullable(),
   eventsRewritten: z.number().int().nullable(),
   retryAt: iso.nullable().describe('when the erasure process tries a failed step again'),
-  vapi: z.enum(['pending', 'retry_scheduled', 'deleted', 'given_up']).describe("Vapi's copy (asked only when VAPI_API_KEY is set)"),
+  vapi: z.enum(['pending', 'retry_scheduled', 'deleted', 'given_up', 'not_configured']).describe("Vapi's copy: asked only when VAPI_API_KEY is set (not_configured otherwise)"),
   alreadyErased: z.boolean().describe('the call was erased before this request: nothing new was written'),
 });
 
@@ -100,7 +100,8 @@ export const eraseCallRoute = defineRoute({
     erasure.nudge();
     ctx.set('Cache-Control', 'no-store');
     ctx.status = state.completed ? 200 : 202;
-    ctx.body = { ...erasureOutcome(state), alreadyErased: decision.already } satisfies z.input<typeof ErasureResult>;
+    const outcome = erasureOutcome(state);
+    ctx.body = { ...outcome, vapi: deps.config.VAPI_API_KEY ? outcome.vapi : 'not_configured', alreadyErased: decision.already } satisfies z.input<typeof ErasureResult>;
   },
 });
 
