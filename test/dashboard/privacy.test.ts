@@ -1,3 +1,6 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Browser, Page } from 'playwright-core';
@@ -14,6 +17,7 @@ import { launchBrowser, openPage, rowSelector, waitUntil, type PageLog } from '.
  */
 
 const test = suite('dashboard: erasure, holds, expiry and masked numbers in a browser');
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const ORG = 'clinic';
 const NUMBER_A = '+15551234567';
 const NUMBER_B = '+447911123456';
@@ -143,9 +147,9 @@ test('an admin erases a call with a reason (a form, not a prompt): badge erased,
   assert.not.ok(log.requests.some((r) => r.startsWith('DELETE ')), 'no request for a blank reason');
   await page.fill('#detail form.privacy-form textarea', 'Caller asked to be forgotten (ticket 42)');
   await page.click('#detail form.privacy-form button[type="submit"]');
-  await page.waitForSelector('#detail .flag[data-flag="erased"]', { timeout: 10_000 });
+  await page.waitForFunction(() => document.querySelector('#detail .detail-badge .badge')?.textContent === 'erased', undefined, { timeout: 10_000 });
   assert.ok(log.responses.some((r) => r.method === 'DELETE' && r.path === `/api/calls/${callA}` && (r.status === 200 || r.status === 202)), JSON.stringify(log.responses.filter((r) => r.method === 'DELETE')));
-  assert.is(await page.textContent('#detail .detail-badge .badge'), 'erased', 'the recording badge says erased');
+  assert.is(await page.$('#detail .flag[data-flag="erased"]'), null, 'the header says erased once (the recording badge)');
   assert.is(await page.textContent('#detail .summary .redacted'), '[erased]');
   assert.is(await page.textContent('#detail .transcript .redacted'), '[erased]');
   assert.is((await factsOf(page, 'article > .facts')).Caller, '[erased]');
@@ -164,6 +168,8 @@ test('an admin erases a call with a reason (a form, not a prompt): badge erased,
   assert.is(await pages.member!.page.evaluate(() => (window as any).__sameDocument), true, 'the member page did not reload');
   assert.not.ok((await page.evaluate(() => document.body.innerText)).includes('Jane Roe'));
   assert.equal(dialogs, [], 'no window.prompt or confirm');
+  await mkdir(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'privacy-admin-erased.png') });
 });
 
 test('an admin releases and sets a hold with a reason; a held call cannot be erased from the page', async () => {
@@ -188,6 +194,8 @@ test('an admin releases and sets a hold with a reason; a held call cannot be era
   assert.is(log.requests.filter((r) => !r.startsWith('GET ')).length, writes);
   await page.click('#detail button[data-action="hold"]');
   await page.fill('#detail form.privacy-form[data-action="hold"] textarea', 'new complaint, keep everything');
+  await mkdir(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'privacy-admin-hold-form.png') });
   await page.click('#detail form.privacy-form button[type="submit"]');
   await page.waitForSelector('#detail .flag[data-flag="held"]', { timeout: 10_000 });
   const facts = await factsOf(page, '.privacy');
@@ -226,6 +234,8 @@ test('an auditor sees who erased or held the call, when and why: in the call and
     ['CallReleased', 'user:boss', 'Reason: dispute settled'],
     ['CallHeld', 'user:boss', 'Reason: new complaint, keep everything'],
   ]);
+  await mkdir(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'privacy-auditor-history.png'), fullPage: true });
   const held = await factsOf(page, '.privacy');
   assert.is(held['Held by'], 'user:boss');
   assert.is(held['Hold reason'], 'new complaint, keep everything');

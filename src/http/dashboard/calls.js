@@ -83,6 +83,8 @@ export function createCallList({ api, elements }) {
         'td',
         { class: 'call' },
         h('a', { href, title: row.id, 'aria-current': row.id === selected ? 'true' : undefined, text: shortId(row.id) }),
+        // erased / expired / held: beside the id, so they stay in sight when a call is open beside the list
+        h('span', { class: 'flags' }, privacyBadges(row).map((f) => h('span', { class: `badge badge-${f.tone} flag`, dataset: { flag: f.kind }, text: f.label }))),
         h('span', { class: 'sub', text: humanize(row.call_type) }),
       ),
       h('td', { class: redacted('caller', row.customerNumber), text: row.customerNumber ?? '—' }),
@@ -90,7 +92,6 @@ export function createCallList({ api, elements }) {
       h('td', { class: 'num', text: formatDuration(row.duration_seconds) }),
       h('td', { class: 'reason', text: humanize(row.ended_reason) }),
       h('td', { class: 'rec' }, badge(b)),
-      h('td', { class: 'flags' }, privacyBadges(row).map((f) => h('span', { class: `badge badge-${f.tone} flag`, dataset: { flag: f.kind }, text: f.label }))),
       h('td', { class: redacted('summary-cell', row.summary), text: row.summary ?? '' }),
     );
     tr.addEventListener('click', (e) => {

@@ -14,9 +14,17 @@ const GONE = new Set(['erased', 'expired']);
 /** Live events that leave the recording as it is: the page redraws the facts and texts, a playing player plays on. */
 const KEEP_PLAYER = new Set(['call_held', 'call_released', 'transcript_expired']);
 
-/** The erased / expired / held badges of a call's header. */
-const flagsView = (/** @type {CallRow} */ call) =>
-  h('span', { class: 'detail-flags' }, privacyBadges(call).map((f) => h('span', { class: `badge badge-${f.tone} flag`, dataset: { flag: f.kind }, text: f.label })));
+/** The erased / expired / held badges of a call's header (not twice: the recording badge may already say it). */
+function flagsView(/** @type {CallRow} */ call) {
+  const shown = recordingBadge(call.recording_status, call.transcript_only_fallback).label;
+  return h(
+    'span',
+    { class: 'detail-flags' },
+    privacyBadges(call)
+      .filter((f) => f.label !== shown)
+      .map((f) => h('span', { class: `badge badge-${f.tone} flag`, dataset: { flag: f.kind }, text: f.label })),
+  );
+}
 const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
 
 /** @typedef {import('./types.d.ts').CallRow} CallRow */
