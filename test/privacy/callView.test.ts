@@ -41,6 +41,7 @@ test('customerNumberFor: full for admin, auditor and platform-admin; masked for 
   const full = ROLES.filter((r) => customerNumberFor(r, '+15551234567') === '+15551234567');
   assert.equal(full.sort(), ['admin', 'auditor', 'platform-admin']);
   assert.is(customerNumberFor('member', '+15551234567'), '+1 ••• ••• 4567');
+  assert.is(customerNumberFor('member', '[erased]'), '[erased]', 'a number read back as erased is not dressed as a masked one');
 });
 
 function row(over: Partial<CallLogRow> = {}): CallLogRow {

@@ -11,8 +11,12 @@ const API_COLUMNS = Object.keys(ApiCallColumns.shape) as Array<keyof ApiCallColu
 /** Roles that see a caller's number in full; every other role (member) sees it masked. */
 export const FULL_NUMBER_ROLES: ReadonlySet<Role> = new Set(['admin', 'auditor', 'platform-admin']);
 
-/** Pure: the caller's number as a user of `role` may see it. */
+/**
+ * Pure: the caller's number as a user of `role` may see it. `[erased]` (a number whose key was destroyed, as
+ * read from the log by `asOf`) stays as it is.
+ */
 export function customerNumberFor(role: Role, number: string | null): string | null {
+  if (number === ERASED_TEXT) return number;
   return FULL_NUMBER_ROLES.has(role) ? number : maskPhoneNumber(number);
 }
 
