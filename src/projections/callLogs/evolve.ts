@@ -125,6 +125,8 @@ export function evolveCallLog(row: CallLogRow | undefined, event: RecordedEvent)
       return r;
     }
     case 'RecordingMissing': {
+      // Retention deleted it on purpose: an expired recording is never "missing".
+      if (r.recording_status === 'expired') return r;
       r.recording_missing = true;
       r.recording_status = 'missing';
       return r;
@@ -157,18 +159,22 @@ export function evolveCallLog(row: CallLogRow | undefined, event: RecordedEvent)
       r.hold_reason = null;
       return r;
     case 'RecordingExpired': {
-      // Retention deleted the recording: the call shows "expired" (not "missing"); no URL refers to it any more.
-      r.recording_status = 'expired';
-      r.recording_expired_at ??= event.metadata.recordedAt;
-      r.recording_signed_url = null;
-      r.recording_signed_url_expires_at = null;
-      r.recording_missing = false;
+      // The object is gone: no path to sign, no URL to hand out. Size, hash and duration stay (not personal).
+      Object.assign(r, {
+        recording_status: 'expired',
+        recording_expired_at: event.metadata.recordedAt,
+        recording_storage_path: null,
+        recording_signed_url: null,
+        recording_signed_url_expires_at: null,
+        recording_missing: false,
+        recording_next_retry_at: null,
+      });
       return r;
     }
     case 'TranscriptExpired': {
       r.transcript = null;
       r.summary = null;
-      r.transcript_expired_at ??= event.metadata.recordedAt;
+      r.transcript_expired_at = event.metadata.recordedAt;
       return r;
     }
     default:
