@@ -49,7 +49,7 @@ async function signIn(role: 'member' | 'auditor' | 'admin', user: string) {
 }
 
 const cell = (page: Page, callId: string, cls: string) => page.textContent(`${rowSelector(callId)} .${cls}`);
-const flags = (page: Page, callId: string) => page.$$eval(`${rowSelector(callId)} .flags .badge`, (els) => els.map((e) => (e as HTMLElement).dataset.flag));
+const flags = (page: Page, callId: string) => page.$$eval(`${rowSelector(callId)} .flags .flag`, (els) => els.map((e) => (e as HTMLElement).dataset.flag));
 const listFetches = (log: PageLog) => log.requests.filter((r) => r.startsWith('GET /api/calls?') || r === 'GET /api/calls').length;
 /** The facts of a section of the open call, as { term: value }. */
 const factsOf = (page: Page, section: string) =>

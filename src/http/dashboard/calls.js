@@ -84,7 +84,7 @@ export function createCallList({ api, elements }) {
         { class: 'call' },
         h('a', { href, title: row.id, 'aria-current': row.id === selected ? 'true' : undefined, text: shortId(row.id) }),
         // erased / expired / held: beside the id, so they stay in sight when a call is open beside the list
-        h('span', { class: 'flags' }, privacyBadges(row).map((f) => h('span', { class: `badge badge-${f.tone} flag`, dataset: { flag: f.kind }, text: f.label }))),
+        h('span', { class: 'flags' }, privacyBadges(row).map((f) => h('span', { class: `flag badge-${f.tone}`, dataset: { flag: f.kind }, text: f.label }))),
         h('span', { class: 'sub', text: humanize(row.call_type) }),
       ),
       h('td', { class: redacted('caller', row.customerNumber), text: row.customerNumber ?? '—' }),

@@ -6,7 +6,7 @@ import { announce, badge, h } from './dom.js';
 import { facts, fallbackView, downloadsView, goneView, historyView, summaryView, transcriptView } from './detailViews.js';
 import { canAdminister, formatBytes, formatCost, formatDateTime, formatDuration, humanize, privacyBadges, recordingBadge, shortId } from './format.js';
 import { createRecordingPlayer } from './player.js';
-import { privacySection } from './privacy.js';
+import { privacySection, privacyState } from './privacy.js';
 
 const NO_AUDIO = new Set(['none', 'abandoned', 'missing']);
 /** Recording states with no audio left to play: the player is not shown, a sentence says why. */
@@ -22,7 +22,7 @@ function flagsView(/** @type {CallRow} */ call) {
     { class: 'detail-flags' },
     privacyBadges(call)
       .filter((f) => f.label !== shown)
-      .map((f) => h('span', { class: `badge badge-${f.tone} flag`, dataset: { flag: f.kind }, text: f.label })),
+      .map((f) => h('span', { class: `flag badge-${f.tone}`, dataset: { flag: f.kind }, text: f.label })),
   );
 }
 const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
@@ -257,7 +257,9 @@ export function createDetailView({ api, root, callId, session, config, onLoaded 
     const article = root.querySelector('article.detail');
     if (!article) return;
     article.querySelector('.detail-flags')?.replaceWith(flagsView(call));
-    article.querySelector('section.privacy')?.replaceWith(privacySection({ api, call, role: session.role, onChanged: changed }));
+    const privacy = /** @type {HTMLElement | null} */ (article.querySelector('section.privacy'));
+    // unchanged (a second redraw for the same event): keep it, with any reason form being filled in
+    if (privacy && privacy.dataset.state !== privacyState(call)) privacy.replaceWith(privacySection({ api, call, role: session.role, onChanged: changed }));
     article.querySelector('section.summary > :last-child')?.replaceWith(summaryView(call.summary));
     article.querySelector('section.transcript > :last-child')?.replaceWith(transcriptView(call.transcript));
     if (session.role === 'auditor' || canAdminister(session.role)) {

@@ -51,6 +51,15 @@ const ACTIONS = {
 };
 
 /**
+ * What the "Personal data" section shows of a call, as one string: a redraw with the same state can keep the section
+ * (and a reason form an admin is filling in).
+ * @param {import('./types.d.ts').CallRow} call
+ */
+export function privacyState(call) {
+  return JSON.stringify([call.erased, call.held, call.recordingExpiredAt, call.transcriptExpiredAt]);
+}
+
+/**
  * The "Personal data" section of a call.
  * @param {{
  *   api: import('./api.js').Api,
@@ -68,7 +77,7 @@ export function privacySection({ api, call, role, onChanged }) {
   if (call.transcriptExpiredAt) rows.push(['Transcript expired', formatDateTime(call.transcriptExpiredAt), call.transcriptExpiredAt]);
   const section = h(
     'section',
-    { class: 'privacy', 'aria-labelledby': 'privacy-h' },
+    { class: 'privacy', 'aria-labelledby': 'privacy-h', dataset: { state: privacyState(call) } },
     h('h3', { id: 'privacy-h', text: 'Personal data' }),
     rows.length ? facts(rows) : h('p', { class: 'muted', text: 'Not erased, not on hold, nothing expired.' }),
   );
