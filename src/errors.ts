@@ -29,6 +29,9 @@ export const errorCatalog = {
   range_not_satisfiable: { status: 416, message: 'The requested range is not satisfiable' },
   recording_not_ready: { status: 409, message: 'The recording is not in storage (yet)' },
   recording_missing: { status: 410, message: 'The recording object is no longer in storage' },
+  call_held: { status: 409, message: 'The call is under a legal hold' },
+  call_erased: { status: 409, message: 'The call was erased' },
+  call_not_held: { status: 409, message: 'The call is not under a legal hold' },
   // recording pipeline (codes of UploadFailed / UploadAbandoned / TranscriptOnlyFallback events and their logs)
   no_recording_url: { status: 404, message: 'The call has no recording URL' },
   invalid_recording_url: { status: 422, message: 'The recording URL is not a valid http(s) URL' },

@@ -33,6 +33,7 @@ import { createHttpDrainer, type HttpDrainer } from './http/drain.ts';
 import type { Keyring } from './privacy/keyring.ts';
 import { loadMasterKey } from './privacy/masterKey.ts';
 import { createRetentionProcess, type RetentionProcess } from './processes/retention.ts';
+import { createErasureProcess, type ErasureProcess } from './processes/erasure.ts';
 
 /** Re-exported for callers that open the stores the way the service does. */
 export { openDatabase, openEventStore };
@@ -77,6 +78,8 @@ export interface Service {
   reconciler?: Reconciler;
   /** The daily retention run (RETENTION_CRON, UTC; started with the background processes). */
   retention: RetentionProcess;
+  /** Carries out erasures: keys, tombstones, recording objects, Vapi's copy (started with the background processes). */
+  erasure: ErasureProcess;
   stop(): Promise<void>;
 }
 
@@ -180,6 +183,20 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       })
     : undefined;
 
+  const erasure = createErasureProcess({
+    database,
+    store,
+    storage: recordings.storage,
+    keyring,
+    vapi: config.VAPI_API_KEY ? createVapiClient({ baseUrl: config.VAPI_API_URL, apiKey: config.VAPI_API_KEY, logger, maxRetries: 2 }) : undefined,
+    retry: { delaysMinutes: config.UPLOAD_RETRY_DELAYS_MIN, maxRetries: config.UPLOAD_RETRY_MAX },
+    pollSeconds: config.UPLOAD_RETRY_POLL_SECONDS,
+    instanceId: config.instanceId,
+    clock,
+    logger,
+    leaseMs,
+  });
+
   const deps: HttpDeps = {
     config,
     database,
@@ -198,6 +215,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     },
     storage: recordings.storage,
     orgResolver,
+    erasure,
     appendQueueFull: () => rawStore.queueFull?.() ?? false,
   };
   // SSE catch-up reads the caller's org through an index when the log is in Postgres/PGlite.
@@ -257,6 +275,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   // PGlite has no autovacuum: keep its statistics and tables as PostgreSQL's would be (no-op on PostgreSQL).
   const maintenance = background ? startEmbeddedMaintenance(database, { headPosition: () => store.headPosition(), logger }) : undefined;
   if (background) reconciler?.start();
+  if (background) erasure.start();
 
   return {
     config,
@@ -275,11 +294,12 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     sweep,
     reconciler,
     retention,
+    erasure,
     async stop() {
       // /ready turns 503 and the listener closes at once; requests in flight finish (up to
       // SHUTDOWN_GRACE_SECONDS) while SSE streams are ended cleanly and background work stops at its next
       // safe point (each process finishes the step it is in); the store closes only after the last request.
-      const background = Promise.all([reconciler?.stop(), maintenance?.stop(), sweep.stop(), retention.stop(), pipeline.stop()]);
+      const background = Promise.all([reconciler?.stop(), maintenance?.stop(), sweep.stop(), retention.stop(), pipeline.stop(), erasure.stop()]);
       if (server && drainer) {
         const { cut, waitedMs } = await drainer.drain(config.SHUTDOWN_GRACE_SECONDS * 1000, async () => {
           await sseHub?.stop();

@@ -25,7 +25,9 @@ export type RecordingStatus =
   | 'uploaded'
   | 'abandoned'
   /** transcript only: no recording URL */
-  | 'none';
+  | 'none'
+  /** the call was erased: nothing is fetched or stored any more */
+  | 'erased';
 
 export interface CallEndedFacts {
   eventId: string;
@@ -76,7 +78,7 @@ export function initialRecordingState(callId: string): RecordingState {
   };
 }
 
-const FINAL: ReadonlySet<RecordingStatus> = new Set(['uploaded', 'abandoned', 'none']);
+const FINAL: ReadonlySet<RecordingStatus> = new Set(['uploaded', 'abandoned', 'none', 'erased']);
 
 /** Pure: the state after one event of the call stream (other event types only move the revision). */
 export function evolveRecording(state: RecordingState, event: RecordedEvent): RecordingState {
@@ -113,7 +115,7 @@ export function evolveRecording(state: RecordingState, event: RecordedEvent): Re
     case 'RecordingUploaded': {
       s.uploaded = event.data as EventData<'RecordingUploaded'>;
       s.uploadedEventId = event.eventId;
-      s.status = 'uploaded';
+      if (s.status !== 'erased') s.status = 'uploaded';
       s.scheduled = null;
       return s;
     }
@@ -127,6 +129,10 @@ export function evolveRecording(state: RecordingState, event: RecordedEvent): Re
     case 'TranscriptOnlyFallback':
       s.fallback = true;
       if (s.status === 'pending' || s.status === 'unknown') s.status = 'none';
+      return s;
+    case 'CallErased':
+      s.status = 'erased';
+      s.scheduled = null;
       return s;
     default:
       return s;

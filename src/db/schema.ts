@@ -1,6 +1,7 @@
 import type { ColumnType } from 'kysely';
 import type { CallLogsTable } from '../projections/callLogs/columns.ts';
 import type { CallKeysTable } from '../privacy/keyring.ts';
+import type { CallErasuresTable } from '../projections/erasures/evolve.ts';
 import type { Int8, Timestamp } from './columnTypes.ts';
 
 export type { Int8, Timestamp };
@@ -64,4 +65,5 @@ export interface DB {
   schema_migrations: SchemaMigrationsTable;
   call_keys: CallKeysTable;
   org_retention: OrgRetentionTable;
+  call_erasures: CallErasuresTable;
 }

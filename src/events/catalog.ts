@@ -181,6 +181,55 @@ export const CallReleased = z.object({
   reason: z.string().min(1),
 });
 
+/** The erasure steps of an erased call are done: keys destroyed, plaintext rewritten, recording objects deleted. */
+export const ErasureCompleted = z.object({
+  callId: z.string().min(1),
+  orgId: z.string().min(1),
+  /** Storage objects of the call deleted (its recording, and any derived file), over every attempt. */
+  objectsDeleted: z.number().int().nonnegative(),
+  /** Live data keys destroyed, over every attempt. */
+  keysDestroyed: z.number().int().nonnegative(),
+  /** Events of the call whose plaintext personal fields (written before encryption) were rewritten in place. */
+  eventsRewritten: z.number().int().nonnegative(),
+});
+
+export const ErasureStep = z.enum(['keys', 'tombstone', 'storage']);
+
+/** An erasure step failed; the erasure process tries again at `retryAt`. Counts are what the attempt did before failing. */
+export const ErasureStepFailed = z.object({
+  callId: z.string().min(1),
+  orgId: z.string().min(1),
+  attempt: z.number().int().positive(),
+  step: ErasureStep,
+  code: z.string().min(1),
+  message: z.string(),
+  retryAt: isoDate,
+  objectsDeleted: z.number().int().nonnegative(),
+  keysDestroyed: z.number().int().nonnegative(),
+  eventsRewritten: z.number().int().nonnegative(),
+});
+
+/** Vapi deleted its copy of an erased call's data (`DELETE /call/{id}/data`). */
+export const VapiCallDataDeleted = z.object({
+  callId: z.string().min(1),
+  orgId: z.string().min(1),
+  attempt: z.number().int().positive(),
+  /** Vapi answered 404: it held nothing of the call any more. */
+  alreadyGone: z.boolean(),
+});
+
+/** Asking Vapi to delete its copy failed; retried at `retryAt` while retryable and retries remain (null: given up). */
+export const VapiCallDataDeleteFailed = z.object({
+  callId: z.string().min(1),
+  orgId: z.string().min(1),
+  attempt: z.number().int().positive(),
+  code: z.string().min(1),
+  status: z.number().int().nullable(),
+  message: z.string(),
+  retryable: z.boolean(),
+  retryAt: isoDate.nullable(),
+});
+
 /** An org's retention policy (`callrec orgs retention`); null = the deployment's default. */
 export const RetentionPolicySet = z.object({
   orgId: z.string().min(1),
@@ -218,6 +267,10 @@ export const eventSchemas = {
   CallHeld,
   CallReleased,
   RetentionPolicySet,
+  ErasureCompleted,
+  ErasureStepFailed,
+  VapiCallDataDeleted,
+  VapiCallDataDeleteFailed,
   RetentionCompleted,
 } as const;
 

@@ -6,6 +6,7 @@ import type { Logger } from '../log.ts';
 import type { Keyring } from '../privacy/keyring.ts';
 import type { RecordingStorage } from '../storage/port.ts';
 import type { SseHub } from './sse/hub.ts';
+import type { ErasureProcess } from '../processes/erasure.ts';
 
 /** What HTTP routes may use. Routes get their dependencies from here, never from globals. */
 export interface HttpDeps {
@@ -26,4 +27,6 @@ export interface HttpDeps {
   appendQueueFull?: () => boolean;
   /** Org of a call from the Vapi ids (cached org_mappings). */
   orgResolver?: OrgResolver;
+  /** Carries out erasures (DELETE /api/calls/:id runs the local steps at once); absent = 503. */
+  erasure?: ErasureProcess;
 }

@@ -131,12 +131,20 @@ export function createRecordingPipeline(opts: RecordingPipelineOptions): Recordi
   /** Decide from the stream and act; on a conflict re-read and decide again. */
   async function handle(callId: string): Promise<void> {
     const signal = abort.signal;
+    /** an object this run uploaded but could not record (the stream moved): removed if the call was erased meanwhile */
+    let unrecorded: string | null = null;
     for (let round = 0; round < 5; round++) {
       if (signal.aborted) return;
       const state = recordingStateOf(callId, await store.readStream(callStream(callId)));
       const ctx = { now: clock(), retry };
       const next = decideNextStep(state, ctx);
       const correlationId = state.ended?.correlationId;
+      if (unrecorded && state.status === 'erased') {
+        const removed = await storage.remove([unrecorded]);
+        if (!removed.ok) throw new Error(`the call was erased during an upload and its object ${unrecorded} could not be removed: ${removed.error.message}`);
+        logger.info({ callId, correlationId, storagePath: unrecorded }, 'the call was erased during the upload: its object was removed');
+        return;
+      }
       if (next.kind === 'skip') return;
       if (next.kind === 'append') {
         const result = await append(callId, next.events, state.revision);
@@ -158,6 +166,7 @@ export function createRecordingPipeline(opts: RecordingPipelineOptions): Recordi
       const result = await append(callId, events, state.revision);
       if (result === 'conflict') {
         logger.warn({ callId, correlationId, attempt: next.attempt, errorCode: 'wrong_expected_revision' }, 'the call stream moved during the attempt; re-reading');
+        if (outcome.ok) unrecorded = outcome.uploaded.storagePath;
         continue;
       }
       const ms = Date.now() - started;

@@ -146,6 +146,11 @@ export interface VapiClient {
   updateAssistant(id: string, patch: AssistantPatch): Promise<VapiResult<Assistant>>;
   /** Where to GET a call's recording (Vapi answers with a redirect to a short-lived URL) and with which headers. */
   recordingUrl(callId: string, channel?: RecordingChannel): RecordingRequest;
+  /**
+   * `DELETE /call/:id/data`: Vapi deletes its copy of the call's data (recording, transcript, analysis). A 404
+   * (Vapi holds nothing of the call) resolves to `{ alreadyGone: true }`.
+   */
+  deleteCallData(callId: string): Promise<VapiResult<{ alreadyGone: boolean }>>;
   /** The retrying JSON request other Vapi resources (calls: listCalls.ts) are read through. */
   readonly http: VapiRequester;
 }
@@ -283,5 +288,16 @@ export function createVapiClient(options: VapiClientOptions): VapiClient {
     return { url: `${baseUrl}/call/${encodeURIComponent(callId)}/${suffix}`, headers: authHeaders() };
   }
 
-  return { baseUrl, http, listAssistants, listAssistantsPage, getAssistant, updateAssistant, recordingUrl };
+  async function deleteCallData(callId: string): Promise<VapiResult<{ alreadyGone: boolean }>> {
+    const bad = checkId('deleteCallData', callId);
+    if (bad) return { ok: false, error: bad };
+    const res = await requestJson('DELETE', `/call/${encodeURIComponent(callId)}/data`);
+    if (res.ok) return { ok: true, value: { alreadyGone: false } };
+    if (res.error.code === 'not_found') return { ok: true, value: { alreadyGone: true } };
+    // An answer that is not JSON still means Vapi accepted the deletion.
+    if (res.error.code === 'invalid_response' && res.error.status !== undefined && res.error.status < 300) return { ok: true, value: { alreadyGone: false } };
+    return res;
+  }
+
+  return { baseUrl, http, listAssistants, listAssistantsPage, getAssistant, updateAssistant, recordingUrl, deleteCallData };
 }

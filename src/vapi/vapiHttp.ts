@@ -8,7 +8,7 @@ import type { VapiClientOptions, VapiError, VapiErrorCode, VapiResult } from './
 
 export interface VapiRequester {
   /** Resolves to the parsed JSON body of a 2xx answer. `path` is relative to the base URL and already encoded. */
-  requestJson(method: 'GET' | 'PATCH', path: string, body?: unknown): Promise<VapiResult<unknown>>;
+  requestJson(method: 'GET' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<VapiResult<unknown>>;
   authHeaders(): Record<string, string>;
 }
 
@@ -81,7 +81,7 @@ export function createVapiRequester(baseUrl: string, options: VapiClientOptions)
    * One logical request with retries. Resolves to the parsed JSON body of a 2xx answer.
    * `path` is relative to baseUrl and must already be encoded.
    */
-  async function requestJson(method: 'GET' | 'PATCH', path: string, body?: unknown): Promise<VapiResult<unknown>> {
+  async function requestJson(method: 'GET' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<VapiResult<unknown>> {
     const url = `${baseUrl}${path}`;
     const headers: Record<string, string> = { ...authHeaders(), accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';

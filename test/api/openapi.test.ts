@@ -46,6 +46,22 @@ function check(schema: Schema, value: unknown, at = '$'): string[] {
   return errors;
 }
 
+/** Any method, with an optional JSON body, as the harness's get/post answer. */
+async function send(h: ApiHarness, method: string, url: string, token?: string, body?: unknown) {
+  if (body === undefined && (method === 'get' || method === 'post')) return h[method](url, token);
+  const res = await fetch(h.service.url + url, {
+    method: method.toUpperCase(),
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: any = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {}
+  return { status: res.status, body: parsed, headers: res.headers };
+}
+
 for (const backend of (await backends()).slice(0, 1)) {
   const test = suite<{ h: ApiHarness; doc: any; token: string; auditor: string }>(`OpenAPI document [${backend.name}]`);
   test.before(async (ctx) => {
@@ -88,7 +104,7 @@ for (const backend of (await backends()).slice(0, 1)) {
     for (const [p, ops] of Object.entries(doc.paths) as Array<[string, Record<string, any>]>) {
       for (const method of Object.keys(ops)) {
         const url = p.replace('{id}', 'some-call');
-        const r = await h[method === 'get' ? 'get' : 'post'](url);
+        const r = await send(h, method, url);
         assert.is(r.status, 401, `${method} ${url}`);
         assert.ok(ops[method].responses['401'], `${method} ${p} documents 401`);
         assert.equal(check(ops[method].responses['401'].content['application/json'].schema, r.body), [], `${method} ${p} 401 body`);
@@ -103,7 +119,8 @@ for (const backend of (await backends()).slice(0, 1)) {
     const noAudio = await h.endCall('org-doc');
     await h.uploadRecording(withAudio, 'org-doc');
     await h.settle();
-    const calls: Array<[string, string, string, string?]> = [
+    const admin = await h.token('org-doc', 'doc-admin', 'admin');
+    const calls: Array<[string, string, string, string?, unknown?]> = [
       ['get', '/api/calls', '/api/calls?limit=5&q=documented&has_recording=true'],
       ['get', '/api/calls', '/api/calls?limit=0'],
       ['get', '/api/calls/{id}', `/api/calls/${withAudio}`],
@@ -119,17 +136,26 @@ for (const backend of (await backends()).slice(0, 1)) {
       ['get', '/api/audit/downloads', '/api/audit/downloads?limit=10', auditor],
       ['get', '/api/audit/downloads', '/api/audit/downloads?from=nope', auditor],
       ['get', '/api/openapi.json', '/api/openapi.json'],
+      ['post', '/api/calls/{id}/hold', `/api/calls/${withAudio}/hold`, admin, { reason: 'dispute' }],
+      ['delete', '/api/calls/{id}', `/api/calls/${withAudio}`, admin, { reason: 'asked' }],
+      ['delete', '/api/calls/{id}/hold', `/api/calls/${withAudio}/hold`, admin, { reason: 'settled' }],
+      ['delete', '/api/calls/{id}/hold', `/api/calls/${withAudio}/hold`, admin, { reason: 'settled' }],
+      ['delete', '/api/calls/{id}', `/api/calls/${noAudio}`, admin, {}],
+      ['delete', '/api/calls/{id}', `/api/calls/${noAudio}`, token, { reason: 'asked' }],
+      ['delete', '/api/calls/{id}', `/api/calls/${noAudio}`, admin, { reason: 'asked' }],
+      ['delete', '/api/calls/{id}', `/api/calls/${noAudio}`, admin, { reason: 'asked again' }],
+      ['post', '/api/calls/{id}/hold', `/api/calls/${noAudio}/hold`, admin, { reason: 'too late' }],
     ];
     const seen = new Set<string>();
-    for (const [method, p, url, tok] of calls) {
-      const r = await h[method === 'get' ? 'get' : 'post'](url, tok ?? token);
+    for (const [method, p, url, tok, body] of calls) {
+      const r = await send(h, method, url, tok ?? token, body);
       const op = doc.paths[p][method];
       const documented = op.responses[String(r.status)];
       assert.ok(documented, `${method} ${url}: status ${r.status} is documented (${Object.keys(op.responses).join(', ')})`);
       assert.equal(check(documented.content['application/json'].schema, r.body), [], `${method} ${url} → ${r.status}`);
       seen.add(`${method} ${p} ${r.status}`);
     }
-    for (const s of ['get /api/calls 200', 'get /api/calls 400', 'get /api/calls/{id} 404', 'get /api/calls/{id}/recording 200', 'post /api/calls/{id}/recording/refresh 409', 'get /api/calls/{id}/history 403']) {
+    for (const s of ['get /api/calls 200', 'get /api/calls 400', 'get /api/calls/{id} 404', 'get /api/calls/{id}/recording 200', 'post /api/calls/{id}/recording/refresh 409', 'get /api/calls/{id}/history 403', 'post /api/calls/{id}/hold 200', 'delete /api/calls/{id} 409', 'delete /api/calls/{id}/hold 200', 'delete /api/calls/{id}/hold 409', 'delete /api/calls/{id} 400', 'delete /api/calls/{id} 403', 'delete /api/calls/{id} 200', 'post /api/calls/{id}/hold 409']) {
       assert.ok(seen.has(s), s);
     }
     // The event stream answers with the documented content type.
@@ -158,6 +184,13 @@ for (const backend of (await backends()).slice(0, 1)) {
     assert.ok(idParam.required);
     assert.ok(new RegExp(idParam.schema.pattern).test('abc-123'));
     assert.not.ok(new RegExp(idParam.schema.pattern).test("a'b"));
+    // A JSON body is documented with its schema, and the route enforces it.
+    for (const [p, m] of [['/api/calls/{id}', 'delete'], ['/api/calls/{id}/hold', 'post'], ['/api/calls/{id}/hold', 'delete']]) {
+      const body = doc.paths[p!][m!].requestBody.content['application/json'].schema;
+      assert.equal(body.required, ['reason'], `${m} ${p}`);
+      assert.is(body.properties.reason.minLength, 1);
+      assert.equal(doc.paths[p!][m!]['x-roles'], ['admin']);
+    }
   });
 
   test.run();

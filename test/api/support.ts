@@ -53,6 +53,8 @@ export interface CallOver {
   endedReason?: string;
   callType?: string;
   assistantId?: string;
+  /** The caller's number (the fixture's otherwise). */
+  customerNumber?: string;
 }
 
 export async function startApi(backend: TestBackend, env: Record<string, string> = {}): Promise<ApiHarness> {
@@ -94,6 +96,10 @@ export async function startApi(backend: TestBackend, env: Record<string, string>
       m.assistant.id = assistantId;
       m.phoneNumber.assistantId = assistantId;
       if (over.callType) m.call.type = over.callType;
+      if (over.customerNumber !== undefined) {
+        m.customer = { number: over.customerNumber };
+        m.call.customer = { number: over.customerNumber };
+      }
       m.endedReason = over.endedReason ?? 'customer-ended-call';
       const endedAt = over.endedAt ?? new Date().toISOString();
       m.endedAt = endedAt;

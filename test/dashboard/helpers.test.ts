@@ -2,6 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { signToken } from '../../src/auth/tokens.ts';
 import {
+  canAdminister,
+  privacyBadges,
   formatBytes,
   formatDuration,
   formatMetricValue,
@@ -92,6 +94,22 @@ test('the session shown comes from the token claims, read like the server reads 
   assert.is(sessionFromToken(nested)!.orgId, 'acme');
   assert.is(sessionFromToken(nested)!.role, 'admin');
   assert.is(sessionFromToken('not-a-token'), undefined);
+});
+
+test('privacy badges and states: erased, expired, held; recording badges; who may erase', async () => {
+  const none = { erased: null, held: null, recordingExpiredAt: null, transcriptExpiredAt: null };
+  assert.equal(privacyBadges(none), []);
+  const fact = { at: '2026-05-12T14:00:00.000Z', by: 'user:boss', reason: 'r' };
+  assert.equal(privacyBadges({ ...none, erased: fact, held: fact }).map((b) => b.label), ['erased', 'held']);
+  assert.equal(privacyBadges({ ...none, transcriptExpiredAt: fact.at }).map((b) => b.kind), ['expired']);
+  assert.equal(privacyBadges({ ...none, recordingExpiredAt: fact.at, transcriptExpiredAt: fact.at }).map((b) => b.kind), ['expired']);
+  assert.equal(recordingBadge('erased', true), { label: 'erased', tone: 'bad' }, 'an erased recording is not "transcript only"');
+  assert.is(recordingBadge('expired').label, 'expired');
+  assert.equal(statusFromLiveEvent('recording_expired', {}), { status: 'expired', transcriptOnly: false });
+  assert.is(statusFromLiveEvent('call_held', {}), undefined);
+  assert.equal(['member', 'auditor', 'admin', 'platform-admin'].filter(canAdminister), ['admin', 'platform-admin']);
+  const operator = await signToken({ secret: 'helpers-test-secret-0123456789abcdef', orgId: 'acme', userId: 'op', role: 'platform-admin' });
+  assert.is(sessionFromToken(operator)?.role, 'platform-admin');
 });
 
 test.run();

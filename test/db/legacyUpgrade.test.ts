@@ -140,7 +140,6 @@ for (const backend of await backends()) {
       try {
         await buildLegacy(legacy);
         before = await checksums(legacy.db);
-        assert.ok(before.call_logs!.endsWith('(27 rows)'), before.call_logs);
         assert.ok(before.events!.endsWith('(36 rows)'), before.events);
       } finally {
         await legacy.close();
@@ -178,6 +177,7 @@ for (const backend of await backends()) {
         const plain = await sql<{ n: string }>`select count(*) as n from ${sql.table('call_logs')} where transcript not like 'pii1:%' or customer_number not like 'pii1:%'`.execute(database.db);
         assert.is(Number(plain.rows[0]!.n), 0, 'no plaintext personal column after the upgrade');
         assert.not.match(replayed.recording_metrics_daily!, /\(0 rows\)$/, 'recording_metrics_daily is caught up from the moved log');
+        assert.match(replayed.call_logs!, /\(27 rows\)$/, 'call_logs is caught up from the moved log');
         const cps = await database.db.selectFrom('checkpoints').select(['name', 'position']).orderBy('name').execute();
         assert.ok(cps.every((c) => Number(c.position) === Number(cps[0]!.position)) && cps.length === PROJECTOR_NAMES.length);
         // 4. The log goes on where it stopped, through the new schema-scoped callrec_append.

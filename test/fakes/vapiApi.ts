@@ -15,6 +15,8 @@ import type { FakeCall } from './vapiCalls.ts';
  *   `createdAt` first; `limit` defaults to 100 and must be 1..1000. `GET /call/:id` → one call or 404.
  * - `GET /call/:id/mono-recording` and `/stereo-recording` → 302 to the configured URL, 404 for
  *   an unknown call.
+ * - `DELETE /call/:id/data` → 200 with the call's id, and the fake forgets the call's artifacts (its recording
+ *   target and the call's artifact/analysis); 404 for a call it does not know (no call, no recording).
  * - A wrong or missing `Authorization: Bearer <apiKey>` is a 401 everywhere.
  * Errors use Vapi's body shape `{ message, error, statusCode }`.
  */
@@ -73,6 +75,8 @@ export interface FakeVapiApi {
   calls: Map<string, FakeCall>;
   /** PATCH /assistant/:id requests that were applied (2xx). */
   readonly patchCount: number;
+  /** Call ids whose data a `DELETE /call/:id/data` deleted (2xx), in order. */
+  deletedCallData: string[];
   /** Every request, in arrival order. */
   requests: FakeRequest[];
   /** The next `n` authorised requests (matching `match`, if given) get 429, with `Retry-After` when given (seconds, or a string sent verbatim such as an HTTP date). */
@@ -160,6 +164,7 @@ export async function startFakeVapiApi(options: FakeVapiApiOptions): Promise<Fak
   const calls = new Map<string, FakeCall>((options.calls ?? []).map((c) => [c.id, structuredClone(c)]));
   const requests: FakeRequest[] = [];
   const faults: Fault[] = [];
+  const deletedCallData: string[] = [];
   let patchCount = 0;
 
   function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
@@ -331,6 +336,22 @@ export async function startFakeVapiApi(options: FakeVapiApiOptions): Promise<Fak
         res.writeHead(302, { location: target, 'content-length': 0 });
         res.end();
       }
+    } else if (method === 'DELETE' && (m = path.match(/^\/call\/([^/]+)\/data$/))) {
+      const id = decodeURIComponent(m[1]!);
+      const call = calls.get(id);
+      if (!call && !recordings.has(id)) {
+        entry.status = 404;
+        sendError(res, 404, 'Call not found');
+      } else {
+        recordings.delete(id);
+        if (call) {
+          delete call.artifact;
+          delete call.analysis;
+        }
+        deletedCallData.push(id);
+        entry.status = 200;
+        sendJson(res, 200, { id, deleted: true });
+      }
     } else {
       entry.status = 404;
       sendError(res, 404, `Cannot ${method} ${path}`);
@@ -355,6 +376,7 @@ export async function startFakeVapiApi(options: FakeVapiApiOptions): Promise<Fak
     recordings,
     calls,
     requests,
+    deletedCallData,
     get patchCount() {
       return patchCount;
     },

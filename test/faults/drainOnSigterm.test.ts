@@ -8,6 +8,7 @@ import { DEV_JWT_SECRET } from '../../src/config.ts';
 import { connectDatabase } from '../../src/db/connect.ts';
 import { loadVapiFixture } from '../fixtures/vapi/index.ts';
 import { backends, createTestDatabase, dropTestDatabase } from '../support/databases.ts';
+import { TEST_PII_MASTER_KEY } from '../support/privacy.ts';
 import { freePort, startCallrecProcess, type CallrecProcess } from '../support/processes.ts';
 
 // SIGTERM during a burst of 500 webhooks on keep-alive connections, with a second instance on the same
@@ -36,7 +37,7 @@ if (postgres) {
   test('burst of 500 on keep-alive connections, SIGTERM midway', async () => {
     const url = await createTestDatabase();
     const database = await connectDatabase({ databaseUrl: url, poolSize: 2 });
-    const env = { DATABASE_URL: url, LEASE_TTL_MS: '1500', DATA_DIR: `/tmp/callrec-drain-${process.pid}` };
+    const env = { DATABASE_URL: url, PII_MASTER_KEY: TEST_PII_MASTER_KEY, LEASE_TTL_MS: '1500', DATA_DIR: `/tmp/callrec-drain-${process.pid}` };
     let a: CallrecProcess | undefined;
     let b: CallrecProcess | undefined;
     const agent = new Agent({ connections: 40, keepAliveTimeout: 60_000, pipelining: 1 });

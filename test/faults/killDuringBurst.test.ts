@@ -11,6 +11,7 @@ import { createPostgresEventStore } from '../../src/events/postgres/store.ts';
 import { loadVapiFixture, withRecordingUrl } from '../fixtures/vapi/index.ts';
 import { startRecordingServer } from '../fakes/recordingServer.ts';
 import { backends, createTestDatabase, dropTestDatabase } from '../support/databases.ts';
+import { TEST_PII_MASTER_KEY } from '../support/privacy.ts';
 import { eventually } from '../support/eventually.ts';
 import { freePort, startCallrecProcess, type CallrecProcess } from '../support/processes.ts';
 
@@ -30,7 +31,7 @@ for (const backend of await backends()) {
     const rec = await startRecordingServer();
     const env: Record<string, string> = {
       DATA_DIR: dir,
-      ...(url ? { DATABASE_URL: url } : {}),
+      ...(url ? { DATABASE_URL: url, PII_MASTER_KEY: TEST_PII_MASTER_KEY } : {}),
       RECORDING_ALLOWED_HOSTS: '127.0.0.1',
       RECORDING_ALLOWED_ADDRESSES: '127.0.0.1',
       RECORDING_CONCURRENCY: '6',

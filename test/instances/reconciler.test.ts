@@ -9,6 +9,7 @@ import { startRecordingServer } from '../fakes/recordingServer.ts';
 import { startFakeVapiApi } from '../fakes/vapiApi.ts';
 import { makeFakeCall } from '../fakes/vapiCalls.ts';
 import { backends, createTestDatabase, dropTestDatabase } from '../support/databases.ts';
+import { TEST_PII_MASTER_KEY } from '../support/privacy.ts';
 import { freePort, startCallrecProcess, type CallrecProcess } from '../support/processes.ts';
 
 // Real callrec processes on one PostgreSQL, a fake Vapi API serving GET /call and the recordings.
@@ -39,7 +40,7 @@ if (postgres) {
     const rec = await startRecordingServer();
     const interval = 20;
     const env = {
-      DATABASE_URL: url, DATA_DIR: mkdtempSync(join(tmpdir(), 'callrec-reconcile-')), INSTANCE_ID: 'solo', LEASE_TTL_MS: '1500',
+      DATABASE_URL: url, PII_MASTER_KEY: TEST_PII_MASTER_KEY, DATA_DIR: mkdtempSync(join(tmpdir(), 'callrec-reconcile-')), INSTANCE_ID: 'solo', LEASE_TTL_MS: '1500',
       VAPI_API_KEY: API_KEY, VAPI_API_URL: vapi.url, RECONCILE_INTERVAL_SECONDS: String(interval),
       RECORDING_ALLOWED_HOSTS: '127.0.0.1', RECORDING_ALLOWED_ADDRESSES: '127.0.0.1',
     };
@@ -89,7 +90,7 @@ if (postgres) {
     const database = await connectDatabase({ databaseUrl: url, poolSize: 4 });
     const vapi = await startFakeVapiApi({ apiKey: API_KEY });
     const env = {
-      DATABASE_URL: url, DATA_DIR: `/tmp/callrec-reconcile-inst-${process.pid}`, LEASE_TTL_MS: '1500',
+      DATABASE_URL: url, PII_MASTER_KEY: TEST_PII_MASTER_KEY, DATA_DIR: `/tmp/callrec-reconcile-inst-${process.pid}`, LEASE_TTL_MS: '1500',
       VAPI_API_KEY: API_KEY, VAPI_API_URL: vapi.url, RECONCILE_INTERVAL_SECONDS: '1',
     };
     const procs: CallrecProcess[] = [];

@@ -11,6 +11,7 @@ import { DEV_JWT_SECRET } from '../../src/config.ts';
 import { openSse, sseData } from '../api/support.ts';
 import { loadVapiFixture } from '../fixtures/vapi/index.ts';
 import { backends, createTestDatabase, dropTestDatabase } from '../support/databases.ts';
+import { TEST_PII_MASTER_KEY } from '../support/privacy.ts';
 import { freePort, startCallrecProcess, type CallrecProcess } from '../support/processes.ts';
 import { eventually } from '../support/eventually.ts';
 
@@ -34,7 +35,7 @@ if (postgres) {
   test('each projector runs on one instance; SSE on either hears both; after kill -9 the other takes over within the lease bound', async () => {
     const url = await createTestDatabase();
     const database = await connectDatabase({ databaseUrl: url, poolSize: 4 });
-    const env = { DATABASE_URL: url, LEASE_TTL_MS: '1500', DATA_DIR: `/tmp/callrec-inst-${process.pid}` };
+    const env = { DATABASE_URL: url, PII_MASTER_KEY: TEST_PII_MASTER_KEY, LEASE_TTL_MS: '1500', DATA_DIR: `/tmp/callrec-inst-${process.pid}` };
     const procs: CallrecProcess[] = [];
     try {
       procs.push(await startCallrecProcess({ ...env, INSTANCE_ID: 'instance-a' }, await freePort()));

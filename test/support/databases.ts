@@ -9,6 +9,7 @@ import { migrate } from '../../src/db/migrate.ts';
  */
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 
+
 export interface TestBackend {
   name: 'pglite' | 'postgres';
   /** A fresh, migrated, empty database. */

@@ -1,5 +1,6 @@
 import type { CliCommand } from '../command.ts';
 import { doctorCommand } from './doctor.ts';
+import { eraseCommand } from './erase.ts';
 import { historyCommand } from './history.ts';
 import { migrateCommand } from './migrate.ts';
 import { migrateEventsCommand } from './migrateEvents.ts';
@@ -18,6 +19,7 @@ export const commands: CliCommand[] = [
   orgsCommand,
   tokenCommand,
   sweepCommand,
+  eraseCommand,
   retentionCommand,
   vapiCommand,
   migrateEventsCommand,

@@ -18,6 +18,7 @@ export class ApiError extends Error {
  * @typedef {object} Api
  * @property {(path: string, query?: Record<string, unknown>) => Promise<any>} get
  * @property {(path: string, body?: unknown) => Promise<any>} post
+ * @property {(path: string, body?: unknown) => Promise<any>} del
  */
 
 /**
@@ -61,6 +62,7 @@ export function createApi({ getToken, onUnauthorized = () => {} }) {
   return {
     get: (path, query) => request('GET', path, { query }),
     post: (path, body) => request('POST', path, { body }),
+    del: (path, body) => request('DELETE', path, { body }),
   };
 }
 

@@ -140,7 +140,7 @@ function scheduleMetrics() {
  */
 function onLive(name, data, position) {
   state.list?.live(name, data, position);
-  state.detail?.live(name, data);
+  state.detail?.live(name, data, position);
   scheduleMetrics();
 }
 

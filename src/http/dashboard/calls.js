@@ -2,7 +2,7 @@
 
 import { ApiError, callPath } from './api.js';
 import { announce, badge, h } from './dom.js';
-import { formatDateTime, formatDuration, humanize, recordingBadge, shortId, statusFromLiveEvent } from './format.js';
+import { formatDateTime, formatDuration, humanize, PRIVACY_EVENTS, privacyBadges, recordingBadge, REDACTED_TEXTS, shortId, statusFromLiveEvent } from './format.js';
 
 const PAGE = 50;
 const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
@@ -31,6 +31,9 @@ export function filtersFromForm(form) {
     to: day('to', 1),
   };
 }
+
+/** A cell's class, plus `redacted` when its text stands for erased or expired data. */
+const redacted = (/** @type {string} */ cls, /** @type {string | null} */ text) => (REDACTED_TEXTS.includes(text ?? '') ? `${cls} redacted` : cls);
 
 const active = (/** @type {Filters} */ f) => Object.values(f).some((v) => v !== undefined);
 
@@ -80,12 +83,16 @@ export function createCallList({ api, elements }) {
         'td',
         { class: 'call' },
         h('a', { href, title: row.id, 'aria-current': row.id === selected ? 'true' : undefined, text: shortId(row.id) }),
+        // erased / expired / held: beside the id, so they stay in sight when a call is open beside the list
+        h('span', { class: 'flags' }, privacyBadges(row).map((f) => h('span', { class: `flag badge-${f.tone}`, dataset: { flag: f.kind }, text: f.label }))),
         h('span', { class: 'sub', text: humanize(row.call_type) }),
       ),
+      h('td', { class: redacted('caller', row.customerNumber), text: row.customerNumber ?? '—' }),
+      h('td', { class: 'assistant', title: row.assistantId ?? undefined, text: row.assistantId ? shortId(row.assistantId) : '—' }),
       h('td', { class: 'num', text: formatDuration(row.duration_seconds) }),
       h('td', { class: 'reason', text: humanize(row.ended_reason) }),
       h('td', { class: 'rec' }, badge(b)),
-      h('td', { class: 'summary-cell', text: row.summary ?? '' }),
+      h('td', { class: redacted('summary-cell', row.summary), text: row.summary ?? '' }),
     );
     tr.addEventListener('click', (e) => {
       if (e.target instanceof Element && e.target.closest('a')) return;
@@ -185,6 +192,39 @@ export function createCallList({ api, elements }) {
     }
   }
 
+  /**
+   * The call changed (erased, held, released, expired): fetch it again and redraw its row, once the read model has
+   * applied the event (`position`).
+   * @param {string} callId
+   * @param {number} position
+   */
+  async function refreshRow(callId, position) {
+    const mine = generation;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      try {
+        /** @type {import('./types.d.ts').CallDetail} */
+        const { call } = await api.get(callPath(callId));
+        if (mine !== generation) return;
+        if (call.last_position < position) {
+          await sleep(Math.min(1500, 100 * (attempt + 1)));
+          continue;
+        }
+        const at = rows.findIndex((r) => r.id === callId);
+        const tr = rowEls.get(callId);
+        if (at === -1 || !tr) return;
+        const { transcript: _t, ...row } = call;
+        rows[at] = row;
+        const fresh = rowEl(row);
+        tr.replaceWith(fresh);
+        rowEls.set(callId, fresh);
+        return;
+      } catch (err) {
+        if (!(err instanceof ApiError) || err.status !== 404) return;
+        await sleep(Math.min(1500, 100 * (attempt + 1)));
+      }
+    }
+  }
+
   return {
     load,
     loadMore,
@@ -213,6 +253,13 @@ export function createCallList({ api, elements }) {
       if (name === 'call_ended') {
         void addEndedCall(data.callId);
         return;
+      }
+      if (PRIVACY_EVENTS.includes(name)) {
+        if (rowEls.has(data.callId)) {
+          void refreshRow(data.callId, position);
+          announce(`Call ${shortId(data.callId)}: ${name.replace('_', ' ')}`);
+        }
+        if (name !== 'recording_expired') return;
       }
       const next = statusFromLiveEvent(name, data);
       if (!next) return;

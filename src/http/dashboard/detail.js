@@ -2,12 +2,29 @@
 // auditors, the call's event history and who fetched its recording.
 
 import { ApiError, callPath } from './api.js';
-import { badge, h } from './dom.js';
-import { facts, fallbackView, downloadsView, historyView, transcriptView } from './detailViews.js';
-import { formatBytes, formatCost, formatDateTime, formatDuration, humanize, recordingBadge, shortId } from './format.js';
+import { announce, badge, h } from './dom.js';
+import { facts, fallbackView, downloadsView, goneView, historyView, summaryView, transcriptView } from './detailViews.js';
+import { canAdminister, formatBytes, formatCost, formatDateTime, formatDuration, humanize, privacyBadges, recordingBadge, shortId } from './format.js';
 import { createRecordingPlayer } from './player.js';
+import { privacySection, privacyState } from './privacy.js';
 
 const NO_AUDIO = new Set(['none', 'abandoned', 'missing']);
+/** Recording states with no audio left to play: the player is not shown, a sentence says why. */
+const GONE = new Set(['erased', 'expired']);
+/** Live events that leave the recording as it is: the page redraws the facts and texts, a playing player plays on. */
+const KEEP_PLAYER = new Set(['call_held', 'call_released', 'transcript_expired']);
+
+/** The erased / expired / held badges of a call's header (not twice: the recording badge may already say it). */
+function flagsView(/** @type {CallRow} */ call) {
+  const shown = recordingBadge(call.recording_status, call.transcript_only_fallback).label;
+  return h(
+    'span',
+    { class: 'detail-flags' },
+    privacyBadges(call)
+      .filter((f) => f.label !== shown)
+      .map((f) => h('span', { class: `flag badge-${f.tone}`, dataset: { flag: f.kind }, text: f.label })),
+  );
+}
 const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
 
 /** @typedef {import('./types.d.ts').CallRow} CallRow */
@@ -46,6 +63,10 @@ export function createDetailView({ api, root, callId, session, config, onLoaded 
     recordingState = recording.status;
     player?.destroy();
     player = undefined;
+    if (GONE.has(recording.status)) {
+      recordingBox.replaceChildren(goneView(call, recording.status));
+      return;
+    }
     const info = facts([
       ['Length', formatDuration(recording.durationSeconds ?? call.duration_seconds)],
       ['Size', formatBytes(recording.bytes)],
@@ -129,8 +150,12 @@ export function createDetailView({ api, root, callId, session, config, onLoaded 
   // until the pipeline records why (TranscriptOnlyFallback). Show what there is, then look again shortly.
   const settling = (/** @type {RecordingSummary} */ r, /** @type {boolean} */ expectReady) => (expectReady && !r.available) || (r.status === 'none' && !r.transcriptOnly);
 
-  /** @param {{ focus?: boolean, expectReady?: boolean, retries?: number }} [options] */
-  async function load({ focus = true, expectReady = false, retries = 20 } = {}) {
+  /**
+   * `until(call)`: the read model has caught up with what the page knows happened (a live event, an action it
+   * took); until then the call is fetched again shortly, without showing the older state.
+   * @param {{ focus?: boolean, expectReady?: boolean, retries?: number, until?: (call: CallRow) => boolean }} [options]
+   */
+  async function load({ focus = true, expectReady = false, retries = 20, until } = {}) {
     /** @type {import('./types.d.ts').CallDetail} */
     let answer;
     try {
@@ -144,6 +169,11 @@ export function createDetailView({ api, root, callId, session, config, onLoaded 
     }
     if (destroyed) return;
     const { call, recording } = answer;
+    if (until && !until(call) && retries > 0) {
+      clearTimeout(reloadTimer);
+      reloadTimer = setTimeout(() => !destroyed && load({ focus, expectReady, retries: retries - 1, until }), 200);
+      return;
+    }
     recordingBox = h('div', { class: 'recording-box' });
     const heading = h('h2', { tabindex: '-1' }, 'Call ', h('code', { class: 'call-id', text: call.id }));
     root.replaceChildren(
@@ -155,20 +185,22 @@ export function createDetailView({ api, root, callId, session, config, onLoaded 
           { class: 'detail-head' },
           heading,
           h('span', { class: 'detail-badge' }, badge(recordingBadge(call.recording_status, call.transcript_only_fallback))),
+          flagsView(call),
           h('a', { href: '#/', class: 'close', 'aria-label': 'Close call details', text: '×' }),
         ),
         facts([
           ['Ended', formatDateTime(call.ended_at)],
           ['Duration', formatDuration(call.duration_seconds)],
           ['Type', humanize(call.call_type)],
-          ['Customer', call.customer_number ?? '—'],
-          ['Assistant', call.assistant_id ? shortId(call.assistant_id) : '—', call.assistant_id ?? undefined],
+          ['Caller', call.customerNumber ?? '—'],
+          ['Assistant', call.assistantId ? shortId(call.assistantId) : '—', call.assistantId ?? undefined],
           ['Ended reason', humanize(call.ended_reason)],
           ['Cost', formatCost(call.cost)],
           ['Status', call.status],
         ]),
+        privacySection({ api, call, role: session.role, onChanged: changed }),
         h('section', { class: 'recording', 'aria-labelledby': 'recording-h' }, h('h3', { id: 'recording-h', text: 'Recording' }), recordingBox),
-        h('section', { class: 'summary', 'aria-labelledby': 'summary-h' }, h('h3', { id: 'summary-h', text: 'Summary' }), h('p', { class: call.summary ? 'summary-text' : 'muted', text: call.summary ?? 'No summary.' })),
+        h('section', { class: 'summary', 'aria-labelledby': 'summary-h' }, h('h3', { id: 'summary-h', text: 'Summary' }), summaryView(call.summary)),
         h('section', { class: 'transcript', 'aria-labelledby': 'transcript-h' }, h('h3', { id: 'transcript-h', text: 'Transcript' }), transcriptView(call.transcript)),
       ),
     );
@@ -181,7 +213,59 @@ export function createDetailView({ api, root, callId, session, config, onLoaded 
     }
     // the audit trail after the recording handout, so it can include this very access
     await loadRecording(call, recording, again && recording.status === 'none');
-    if (!destroyed && !again && (session.role === 'auditor' || session.role === 'admin')) await loadAudit();
+    if (!destroyed && !again && (session.role === 'auditor' || canAdminister(session.role))) await loadAudit();
+  }
+
+  /**
+   * An admin action (erase, hold, release) succeeded: show the call as it is now (a hold or a release leaves the
+   * recording, and a playing player, alone).
+   * @param {string} message
+   * @param {(call: CallRow) => boolean} until
+   * @param {boolean} keepsRecording
+   */
+  function changed(message, until, keepsRecording) {
+    announce(message);
+    clearTimeout(reloadTimer);
+    if (keepsRecording) {
+      void refreshFacts(until);
+      return;
+    }
+    player?.destroy();
+    player = undefined;
+    void load({ focus: false, until });
+  }
+
+  /**
+   * Redraws the badges, the personal-data facts, the summary, the transcript and the audit trail of the call, not its
+   * recording, once `until(call)` holds.
+   * @param {(call: CallRow) => boolean} until
+   */
+  async function refreshFacts(until, retries = 20) {
+    /** @type {CallRow} */
+    let call;
+    try {
+      ({ call } = /** @type {import('./types.d.ts').CallDetail} */ (await api.get(callPath(callId))));
+    } catch {
+      return;
+    }
+    if (destroyed) return;
+    if (!until(call) && retries > 0) {
+      clearTimeout(reloadTimer);
+      reloadTimer = setTimeout(() => !destroyed && refreshFacts(until, retries - 1), 200);
+      return;
+    }
+    const article = root.querySelector('article.detail');
+    if (!article) return;
+    article.querySelector('.detail-flags')?.replaceWith(flagsView(call));
+    const privacy = /** @type {HTMLElement | null} */ (article.querySelector('section.privacy'));
+    // unchanged (a second redraw for the same event): keep it, with any reason form being filled in
+    if (privacy && privacy.dataset.state !== privacyState(call)) privacy.replaceWith(privacySection({ api, call, role: session.role, onChanged: changed }));
+    article.querySelector('section.summary > :last-child')?.replaceWith(summaryView(call.summary));
+    article.querySelector('section.transcript > :last-child')?.replaceWith(transcriptView(call.transcript));
+    if (session.role === 'auditor' || canAdminister(session.role)) {
+      for (const old of article.querySelectorAll('section.audit')) old.remove();
+      await loadAudit();
+    }
   }
 
   void load();
@@ -192,16 +276,22 @@ export function createDetailView({ api, root, callId, session, config, onLoaded 
      * A live event: when this call's recording state changed and no player is open, show the new state.
      * @param {string} name
      * @param {{ callId: string }} data
+     * @param {number} [position] the event's log position: the call is shown once the read model has applied it
      */
-    live(name, data) {
+    live(name, data, position = 0) {
       if (destroyed || data.callId !== callId || name === 'call_ended') return;
       if (player && name === 'recording_ready') return;
       clearTimeout(reloadTimer);
+      const caughtUp = position > 0 ? (/** @type {CallRow} */ call) => call.last_position >= position : () => true;
+      if (KEEP_PLAYER.has(name)) {
+        reloadTimer = setTimeout(() => !destroyed && refreshFacts(caughtUp), 150);
+        return;
+      }
       reloadTimer = setTimeout(() => {
         if (destroyed) return;
         player?.destroy();
         player = undefined;
-        void load({ focus: false, expectReady: name === 'recording_ready' });
+        void load({ focus: false, expectReady: name === 'recording_ready', until: caughtUp });
       }, 150);
     },
     get recordingStatus() {

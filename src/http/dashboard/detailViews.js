@@ -2,7 +2,7 @@
 // the transcript-only fallback.
 
 import { h } from './dom.js';
-import { formatDateTime, reasonText, transcriptTurns } from './format.js';
+import { formatDateTime, REDACTED_TEXTS, reasonText, transcriptTurns } from './format.js';
 
 /** @param {Array<[string, string, string?]>} pairs term, value, title */
 export function facts(pairs) {
@@ -15,6 +15,7 @@ export function facts(pairs) {
 
 /** @param {string | null} transcript */
 export function transcriptView(transcript) {
+  if (transcript !== null && REDACTED_TEXTS.includes(transcript)) return h('p', { class: 'redacted', text: transcript });
   const turns = transcriptTurns(transcript);
   if (turns.length === 0) return h('p', { class: 'muted', text: 'No transcript.' });
   return h(
@@ -30,6 +31,28 @@ export function transcriptView(transcript) {
     ),
   );
 }
+
+/** @param {string | null} summary */
+export function summaryView(summary) {
+  if (summary === null) return h('p', { class: 'muted', text: 'No summary.' });
+  return h('p', { class: REDACTED_TEXTS.includes(summary) ? 'summary-text redacted' : 'summary-text', text: summary });
+}
+
+/**
+ * Why there is no player: the recording was erased, or deleted by the retention policy.
+ * @param {import('./types.d.ts').CallRow} call
+ * @param {string} status `erased` or `expired`
+ */
+export function goneView(call, status) {
+  const text =
+    status === 'erased'
+      ? `The recording was erased${call.erased ? ` on ${formatDateTime(call.erased.at)} by ${call.erased.by}` : ''}. There is nothing to play.`
+      : `The recording was deleted${call.recordingExpiredAt ? ` on ${formatDateTime(call.recordingExpiredAt)}` : ''}: your organisation's retention period ran out. There is nothing to play.`;
+  return h('div', { class: 'gone', role: 'status', dataset: { gone: status } }, h('p', { class: 'gone-text', text }));
+}
+
+/** Events whose reason an auditor reads in the history without opening the data. */
+const REASONED = new Set(['CallErased', 'CallHeld', 'CallReleased']);
 
 /** @param {import('./types.d.ts').CallHistory['events']} events */
 export function historyView(events) {
@@ -48,12 +71,17 @@ export function historyView(events) {
         events.map((e) =>
           h(
             'tr',
-            { dataset: { type: e.type } },
+            { class: REASONED.has(e.type) ? 'privacy-event' : undefined, dataset: { type: e.type } },
             h('td', { class: 'num', text: String(e.revision) }),
             h('td', { text: formatDateTime(e.storedAt) }),
             h('td', {}, h('code', { text: e.type })),
             h('td', { text: String(e.metadata?.actor ?? '—') }),
-            h('td', {}, h('details', {}, h('summary', { text: 'data' }), h('pre', { class: 'json', text: JSON.stringify(e.data, null, 2) }))),
+            h(
+              'td',
+              {},
+              REASONED.has(e.type) && typeof e.data.reason === 'string' ? h('p', { class: 'history-reason', text: `Reason: ${e.data.reason}` }) : null,
+              h('details', {}, h('summary', { text: 'data' }), h('pre', { class: 'json', text: JSON.stringify(e.data, null, 2) })),
+            ),
           ),
         ),
       ),

@@ -8,8 +8,12 @@
  * @returns {Badge}
  */
 export function recordingBadge(status, transcriptOnly = false) {
-  if (transcriptOnly && status !== 'abandoned' && status !== 'missing') return { label: 'transcript only', tone: 'muted' };
+  if (transcriptOnly && !['abandoned', 'missing', 'erased', 'expired'].includes(String(status))) return { label: 'transcript only', tone: 'muted' };
   switch (status) {
+    case 'erased':
+      return { label: 'erased', tone: 'bad' };
+    case 'expired':
+      return { label: 'expired', tone: 'muted' };
     case 'uploaded':
       return { label: 'ready', tone: 'ok' };
     case 'pending':
@@ -29,6 +33,33 @@ export function recordingBadge(status, transcriptOnly = false) {
 }
 
 /**
+ * What happened to a call's personal data, as badges: erased, expired (its recording or its transcript, by the
+ * retention policy), held (a legal hold).
+ * @param {{ erased: unknown, held: unknown, recordingExpiredAt: string | null, transcriptExpiredAt: string | null }} call
+ * @returns {Array<Badge & { kind: 'erased' | 'expired' | 'held' }>}
+ */
+export function privacyBadges(call) {
+  /** @type {Array<Badge & { kind: 'erased' | 'expired' | 'held' }>} */
+  const out = [];
+  if (call.erased) out.push({ kind: 'erased', label: 'erased', tone: 'bad' });
+  if (call.recordingExpiredAt || call.transcriptExpiredAt) out.push({ kind: 'expired', label: 'expired', tone: 'muted' });
+  if (call.held) out.push({ kind: 'held', label: 'held', tone: 'warn' });
+  return out;
+}
+
+/** Live (SSE) events that change a call's privacy state: the page fetches the call again. */
+export const PRIVACY_EVENTS = ['call_erased', 'call_held', 'call_released', 'recording_expired', 'transcript_expired'];
+
+/** Texts the API puts where personal data was erased or expired. */
+export const REDACTED_TEXTS = ['[erased]', '[expired]'];
+
+/**
+ * Whether a user of `role` may erase calls and set or lift holds (the server checks again).
+ * @param {string} role
+ */
+export const canAdminister = (role) => role === 'admin' || role === 'platform-admin';
+
+/**
  * The recording status a live (SSE) event implies, or undefined.
  * @param {string} name
  * @param {unknown} data
@@ -44,6 +75,8 @@ export function statusFromLiveEvent(name, data) {
       return { status: 'abandoned', transcriptOnly: false };
     case 'transcript_only':
       return { status: 'none', transcriptOnly: true };
+    case 'recording_expired':
+      return { status: 'expired', transcriptOnly: false };
     default:
       return undefined;
   }
@@ -67,6 +100,8 @@ const REASONS = {
   invalid_audio: 'The downloaded file is not usable audio.',
   conversion_failed: 'The recording could not be converted.',
   storage_error: 'Storage refused the recording.',
+  erased: 'The recording was erased with the rest of this call\'s personal data.',
+  expired: 'The recording was deleted: the retention period of your organisation ran out.',
 };
 
 /**
@@ -215,9 +250,9 @@ export function readClaim(claims, path) {
   return cur;
 }
 
-/** @typedef {'member' | 'auditor' | 'admin'} Role */
+/** @typedef {'member' | 'auditor' | 'admin' | 'platform-admin'} Role */
 /** @type {readonly unknown[]} */
-const ROLES = ['member', 'auditor', 'admin'];
+const ROLES = ['member', 'auditor', 'admin', 'platform-admin'];
 
 /**
  * Who the token says the user is, read like the server reads it (org and role claims, then app_metadata).

@@ -5,7 +5,10 @@
 // itself with a fresh ticket and `lastEventId` (the last event it saw), so nothing is missed.
 // A `reset` event means the page was too far behind for a replay: it refetches its lists (`onReset`).
 
-export const LIVE_EVENTS = ['call_ended', 'recording_ready', 'recording_failed', 'recording_abandoned', 'transcript_only'];
+export const LIVE_EVENTS = [
+  'call_ended', 'recording_ready', 'recording_failed', 'recording_abandoned', 'transcript_only',
+  'call_erased', 'call_held', 'call_released', 'recording_expired', 'transcript_expired',
+];
 
 /**
  * `getToken()` gives the bearer token, `onEvent(name, data, id)`, `onReset()` (refetch everything),

@@ -63,6 +63,7 @@ function responses(route: ApiRoute): Json {
   const codes = new Set<ErrorCode>(['unauthorized', 'invalid_token', 'forbidden', 'auth_unavailable', 'internal', ...(route.errors ?? [])]);
   if (route.params) codes.add('invalid_id');
   if (route.query || route.headers) codes.add('invalid_query');
+  if (route.body) for (const c of ['invalid_json', 'invalid_body', 'unsupported_media_type', 'payload_too_large', 'request_timeout'] as const) codes.add(c);
   const byStatus = new Map<number, ErrorCode[]>();
   for (const code of codes) {
     const status = errorCatalog[code].status;
@@ -94,6 +95,7 @@ export function buildOpenApiDocument(routes: ApiRoute[], opts: { serverUrl?: str
       security,
       'x-roles': [...route.roles],
       parameters: parameters(route),
+      ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(route.body, 'input') } } } } : {}),
       responses: responses(route),
     };
   }

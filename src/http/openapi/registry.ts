@@ -4,12 +4,13 @@ import type { HttpDeps } from '../context.ts';
 import { auditRoutes } from '../routes/audit.ts';
 import { callRoutes } from '../routes/calls.ts';
 import { recordingRoutes } from '../routes/callsRecording.ts';
+import { privacyRoutes } from '../routes/callsPrivacy.ts';
 import { eventRoutes } from '../routes/events.ts';
 import { openApiRoute } from '../routes/openapi.ts';
 import { registeredRoutes, registerRoutes, type ApiDeps, type ApiRoute } from './route.ts';
 
 /** The dashboard API's routes, in the order they are registered. */
-export const apiRoutes: ApiRoute[] = [...callRoutes, ...recordingRoutes, ...auditRoutes, ...eventRoutes, openApiRoute];
+export const apiRoutes: ApiRoute[] = [...callRoutes, ...recordingRoutes, ...privacyRoutes, ...auditRoutes, ...eventRoutes, openApiRoute];
 
 /** The route module for createHttpApp: the dashboard API with its authenticator. */
 export function registerApi(router: Router, deps: HttpDeps) {

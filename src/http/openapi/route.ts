@@ -5,6 +5,7 @@ import { CallrecError, type ErrorCode } from '../../errors.ts';
 import { authenticate, type Authenticator, type Caller, type Role, type TokenSources } from '../auth.ts';
 import type { HttpDeps } from '../context.ts';
 import { formatZodIssues } from '../../zodIssues.ts';
+import { readRawBody } from '../rawBody.ts';
 
 /**
  * One API route: its request schemas (which validate the request), its responses (with schemas), who may
@@ -25,14 +26,21 @@ export interface ApiDeps extends HttpDeps {
   routes: ApiRoute[];
 }
 
-export interface RouteInput<P extends z.ZodType, Q extends z.ZodType> {
+export interface RouteInput<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType = z.ZodType> {
   params: z.output<P>;
   query: z.output<Q>;
+  /** The JSON body, validated by the route's `body` schema (undefined for a route without one). */
+  body: z.output<B>;
   caller: Caller;
 }
 
-export interface ApiRoute<P extends z.ZodType = z.ZodType, Q extends z.ZodType = z.ZodType> {
-  method: 'get' | 'post';
+/** Largest JSON body an API route reads. */
+export const MAX_API_BODY_BYTES = 64 * 1024;
+/** How long an API route waits for its body. */
+const API_BODY_TIMEOUT_MS = 10_000;
+
+export interface ApiRoute<P extends z.ZodType = z.ZodType, Q extends z.ZodType = z.ZodType, B extends z.ZodType = z.ZodType> {
+  method: 'get' | 'post' | 'delete';
   /** Koa path, e.g. `/api/calls/:id`. */
   path: string;
   operationId: string;
@@ -49,16 +57,18 @@ export interface ApiRoute<P extends z.ZodType = z.ZodType, Q extends z.ZodType =
   altAuth?: (ctx: Context, deps: ApiDeps) => Promise<Caller | undefined>;
   params?: P;
   query?: Q;
+  /** A JSON request body (application/json), validated before the handler runs: 400 invalid_json / invalid_body naming the field. */
+  body?: B;
   /** Headers the route reads, documented as header parameters. */
   headers?: Array<{ name: string; description: string; schema: z.ZodType }>;
   responses: Record<number, ResponseSpec>;
   /** Error codes the route itself may answer (401/403/400 for auth and validation are added by the framework). */
   errors?: ErrorCode[];
-  handle(ctx: Context, input: RouteInput<P, Q>, deps: ApiDeps): Promise<void> | void;
+  handle(ctx: Context, input: RouteInput<P, Q, B>, deps: ApiDeps): Promise<void> | void;
 }
 
-/** Keeps the inferred param/query types for the handler; the result is an ApiRoute for the registry. */
-export function defineRoute<P extends z.ZodType = z.ZodObject<{}>, Q extends z.ZodType = z.ZodObject<{}>>(route: ApiRoute<P, Q>): ApiRoute {
+/** Keeps the inferred param/query/body types for the handler; the result is an ApiRoute for the registry. */
+export function defineRoute<P extends z.ZodType = z.ZodObject<{}>, Q extends z.ZodType = z.ZodObject<{}>, B extends z.ZodType = z.ZodUndefined>(route: ApiRoute<P, Q, B>): ApiRoute {
   return route as unknown as ApiRoute;
 }
 
@@ -69,6 +79,24 @@ function issues(error: z.ZodError, where: string): string {
 /** The query as zod sees it: repeated parameters stay arrays (and then fail a string schema). */
 function plainQuery(ctx: Context): Record<string, unknown> {
   return { ...ctx.query };
+}
+
+/** The JSON body of a request, validated by `schema` (an empty body is validated as `{}`). */
+async function readJsonBody(ctx: Context, schema: z.ZodType): Promise<unknown> {
+  const type = ctx.get('content-type');
+  const raw = await readRawBody(ctx.req, MAX_API_BODY_BYTES, API_BODY_TIMEOUT_MS);
+  let value: unknown = {};
+  if (raw.length > 0) {
+    if (type && !/^application\/([\w.+-]*\+)?json\b/i.test(type)) throw new CallrecError('unsupported_media_type', `the body must be application/json, not ${type.split(';')[0]}`);
+    try {
+      value = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw new CallrecError('invalid_json', 'the request body is not valid JSON');
+    }
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new CallrecError('invalid_body', issues(parsed.error, 'body'));
+  return parsed.data;
 }
 
 const byRouter = new WeakMap<Router, ApiRoute[]>();
@@ -104,8 +132,9 @@ export function registerRoutes(router: Router, deps: ApiDeps, routes: ApiRoute[]
         if (!q.success) throw new CallrecError('invalid_query', issues(q.error, 'query'));
         query = q.data;
       }
+      const body = route.body ? await readJsonBody(ctx, route.body) : undefined;
       ctx.state.caller = caller;
-      await route.handle(ctx, { params, query, caller }, deps);
+      await route.handle(ctx, { params, query, body, caller }, deps);
     });
   }
 }

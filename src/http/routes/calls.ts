@@ -31,7 +31,7 @@ export const listCallsRoute = defineRoute({
     }
     if (query.from && query.to && Date.parse(query.from) >= Date.parse(query.to)) throw new CallrecError('invalid_query', 'query.from must be before query.to');
     const page = await listCalls(deps.database.db, deps.keyring, caller.orgId, { ...query, cursorValue });
-    ctx.body = { data: page.rows.map((r) => { const { transcript: _t, ...rest } = toApiCall(r); return rest; }), nextCursor: page.nextCursor };
+    ctx.body = { data: page.rows.map((r) => { const { transcript: _t, ...rest } = toApiCall(r, caller.role); return rest; }), nextCursor: page.nextCursor };
   },
 });
 
@@ -70,7 +70,7 @@ export const getCallRoute = defineRoute({
       row = await findCall(deps.database.db, deps.keyring, caller.orgId, params.id);
     }
     if (!row) throw new CallrecError('not_found', query.asOf ? `no call ${params.id} as of ${query.asOf}` : `no call ${params.id}`);
-    ctx.body = { call: toApiCall(row), recording: recordingState(row), asOf: query.asOf ? new Date(query.asOf).toISOString() : null };
+    ctx.body = { call: toApiCall(row, caller.role), recording: recordingState(row), asOf: query.asOf ? new Date(query.asOf).toISOString() : null };
   },
 });
 

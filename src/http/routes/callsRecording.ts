@@ -8,6 +8,7 @@ import type { Caller } from '../auth.ts';
 import { defineRoute, type ApiDeps } from '../openapi/route.ts';
 import { findCall } from '../../projections/callLogs/queries.ts';
 import { CallIdParams, RecordingResponse, RefreshedUrl } from './callsSchemas.ts';
+import { toApiCall } from './callsQuery.ts';
 import { ANY_ROLE } from '../../auth/roles.ts';
 
 /**
@@ -16,7 +17,7 @@ import { ANY_ROLE } from '../../auth/roles.ts';
  * committed. If it fails, the caller gets 503 `audit_failed` and no URL (fail closed).
  */
 
-const NO_AUDIO = new Set(['none', 'abandoned', 'missing']);
+const NO_AUDIO = new Set(['none', 'abandoned', 'missing', 'erased', 'expired']);
 
 /** The client's address: koa's `ctx.ip` (X-Forwarded-For only when TRUST_PROXY), normalised; null if unusable. */
 export function clientIp(ctx: Context): string | null {
@@ -49,6 +50,7 @@ function hasAudio(row: CallLogRow): boolean {
 
 function noAudioReason(row: CallLogRow): string | undefined {
   if (row.recording_missing || row.recording_status === 'missing') return 'recording_missing';
+  if (row.recording_status === 'erased' || row.recording_status === 'expired') return row.recording_status;
   if (NO_AUDIO.has(row.recording_status)) return row.recording_error_code ?? (row.recording_status === 'none' ? 'no_recording_url' : row.recording_status);
   return undefined;
 }
@@ -102,7 +104,8 @@ export const getRecordingRoute = defineRoute({
     if (!hasAudio(row)) {
       const reason = noAudioReason(row);
       if (reason === undefined) throw new CallrecError('recording_not_ready', `the recording of call ${row.id} is ${row.recording_status.replace('_', ' ')}`);
-      ctx.body = { callId: row.id, transcriptOnly: true, transcript: row.transcript, summary: row.summary, reason };
+      const shown = toApiCall(row, caller.role);
+      ctx.body = { callId: row.id, transcriptOnly: true, transcript: shown.transcript, summary: shown.summary, reason };
       return;
     }
     const now = deps.clock();

@@ -6,7 +6,7 @@ import { CALL_ID_RE } from '../../vapi/messages.ts';
  * generated from them (src/http/openapi/document.ts).
  */
 
-export const RECORDING_STATUSES = ['pending', 'uploaded', 'failed', 'retry_scheduled', 'abandoned', 'none', 'missing'] as const;
+export const RECORDING_STATUSES = ['pending', 'uploaded', 'failed', 'retry_scheduled', 'abandoned', 'none', 'missing', 'erased', 'expired'] as const;
 
 export const CallId = z.string().regex(CALL_ID_RE, 'a call id is 1-128 letters, digits, "-" or "_"').describe('Vapi call id');
 export const CallIdParams = z.object({ id: CallId });
@@ -48,14 +48,14 @@ export const GetCallQuery = z.object({
   asOf: isoInput.optional().describe('the call as it stood at this time, folded from the event log'),
 });
 
-/** A call_logs row as the API shows it (snake_case, as the table). Signed and source URLs are never shown. */
-export const ApiCall = z.object({
+/** The call_logs columns a call shows (snake_case, as the table). Signed and source URLs are never shown. */
+export const ApiCallColumns = z.object({
   id: z.string(),
   org_id: z.string(),
   call_type: z.string().nullable(),
   assistant_id: z.string().nullable(),
   phone_number_id: z.string().nullable(),
-  customer_number: z.string().nullable(),
+  customer_number: z.string().nullable().describe('deprecated: the same value as `customerNumber` (masked for members)'),
   status: z.string(),
   status_at: iso.nullable(),
   started_at: iso.nullable(),
@@ -84,7 +84,35 @@ export const ApiCall = z.object({
   first_position: z.number(),
   last_position: z.number(),
 });
+
+/** Texts that stand in for personal data that is gone (see README, "Erasure and retention in the API"). */
+export const ERASED_TEXT = '[erased]';
+export const EXPIRED_TEXT = '[expired]';
+
+const PrivacyFact = z.object({
+  at: iso,
+  by: z.string().describe('the actor: `user:<id>` (API) or `cli:<user>`'),
+  reason: z.string(),
+});
+
+/**
+ * A call as the API shows it: the columns above, plus the caller's number as the caller's role may see it, the
+ * assistant, and what happened to the call's personal data. Of an erased call, `transcript`, `summary` and
+ * `customerNumber` read `[erased]`; of a call whose transcript expired, `transcript` and `summary` read `[expired]`.
+ */
+export const ApiCall = ApiCallColumns.extend({
+  customerNumber: z
+    .string()
+    .nullable()
+    .describe("the caller's number: in full for admins and auditors, masked for members (`+1 ••• ••• 4567`: country code and last 4 digits); `[erased]` once erased"),
+  assistantId: z.string().nullable().describe('the Vapi assistant that took the call'),
+  erased: PrivacyFact.nullable().describe("who erased the call's personal data (DELETE /api/calls/{id}), when and why; null if not erased"),
+  held: PrivacyFact.nullable().describe('the legal hold on the call (POST /api/calls/{id}/hold): who, since when, why; null if not held'),
+  recordingExpiredAt: iso.nullable().describe('when retention deleted the recording (recording status `expired`)'),
+  transcriptExpiredAt: iso.nullable().describe('when retention shredded the transcript and summary (they read `[expired]`)'),
+});
 export type ApiCallRow = z.output<typeof ApiCall>;
+export type ApiCallColumnsRow = z.output<typeof ApiCallColumns>;
 
 export const ApiCallSummary = ApiCall.omit({ transcript: true }).describe('a call without its transcript (GET /api/calls/{id} has it)');
 

@@ -24,12 +24,14 @@ export const eventsRoute = defineRoute({
   method: 'get',
   path: '/api/events',
   operationId: 'streamEvents',
-  summary: 'Server-Sent Events for your organisation: call_ended, recording_ready, recording_failed, recording_abandoned, transcript_only',
+  summary: 'Server-Sent Events for your organisation: calls ending, recordings ready or failing, erasures, holds and expiries',
   description:
     'Each SSE `id` is the event\'s global position in the log. Reconnect with `Last-Event-ID` (EventSource does this by ' +
     'itself) to get every event you missed exactly once, even across a server restart. `recording_ready` ' +
     '(`{ callId, durationSeconds, bytes, contentType, format, expiresAt, at }`) is sent when the pipeline signed the URL ' +
     'of a freshly uploaded recording; it carries no URL: GET /api/calls/{id}/recording hands it out, audited. ' +
+    '`call_erased`, `call_held`, `call_released`, `recording_expired` and `transcript_expired` (`{ callId, at }`) say that a ' +
+    "call's personal data was erased, put on or released from a legal hold, or expired; GET /api/calls/{id} has the details. " +
     `Events: ${SSE_EVENTS.join(', ')}. A heartbeat comment comes every SSE_HEARTBEAT_SECONDS (15 s); \`retry: 3000\`. ` +
     'A resume with more than SSE_MAX_REPLAY_EVENTS (10,000) missed events gets `reset` (`{ reason, maxReplayEvents, lastEventId }`, ' +
     'its id the current head) instead of a replay: refetch your lists, the stream then continues live. Authenticate with ' +

@@ -12,16 +12,37 @@ import type { EventStore, RecordedEvent } from '../../events/port.ts';
  * | `recording_failed`    | UploadFailed                                                     |
  * | `recording_abandoned` | UploadAbandoned                                                  |
  * | `transcript_only`     | TranscriptOnlyFallback                                           |
+ * | `call_erased`         | CallErased                                                       |
+ * | `call_held`           | CallHeld                                                         |
+ * | `call_released`       | CallReleased                                                     |
+ * | `recording_expired`   | RecordingExpired                                                 |
+ * | `transcript_expired`  | TranscriptExpired                                                |
  *
  * `recording_ready` never carries the URL: the dashboard asks GET /api/calls/{id}/recording for it, so
- * every handout is audited.
+ * every handout is audited. The erasure, hold and expiry messages say only which call changed and when (no
+ * reason, no actor: those are personal to the admin and the audit; the page reads them from GET /api/calls/{id}).
  */
 
-export const SSE_EVENTS = ['call_ended', 'recording_ready', 'recording_failed', 'recording_abandoned', 'transcript_only'] as const;
+export const SSE_EVENTS = [
+  'call_ended', 'recording_ready', 'recording_failed', 'recording_abandoned', 'transcript_only',
+  'call_erased', 'call_held', 'call_released', 'recording_expired', 'transcript_expired',
+] as const;
 export type SseEventName = (typeof SSE_EVENTS)[number];
 
 /** Log event types the SSE fan-out reads (RecordingUploaded only feeds `recording_ready`). */
-export const SSE_SOURCE_TYPES: ReadonlySet<string> = new Set(['CallEnded', 'RecordingUploaded', 'UrlSigned', 'UploadFailed', 'UploadAbandoned', 'TranscriptOnlyFallback']);
+export const SSE_SOURCE_TYPES: ReadonlySet<string> = new Set([
+  'CallEnded', 'RecordingUploaded', 'UrlSigned', 'UploadFailed', 'UploadAbandoned', 'TranscriptOnlyFallback',
+  'CallErased', 'CallHeld', 'CallReleased', 'RecordingExpired', 'TranscriptExpired',
+]);
+
+/** Log events that become a message naming only the call (and the time, added to every message). */
+const PRIVACY_MESSAGES: Readonly<Record<string, SseEventName>> = {
+  CallErased: 'call_erased',
+  CallHeld: 'call_held',
+  CallReleased: 'call_released',
+  RecordingExpired: 'recording_expired',
+  TranscriptExpired: 'transcript_expired',
+};
 
 export interface SseMessage {
   /** Global log position. */
@@ -121,7 +142,9 @@ export async function toSseMessage(e: RecordedEvent, tracker: UploadTracker): Pr
       const d = e.data as EventData<'TranscriptOnlyFallback'>;
       return message(e, 'transcript_only', { reason: d.reason });
     }
-    default:
-      return undefined;
+    default: {
+      const name = PRIVACY_MESSAGES[e.type];
+      return name ? message(e, name, {}) : undefined;
+    }
   }
 }

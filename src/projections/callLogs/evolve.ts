@@ -6,9 +6,14 @@ export { CALL_LOG_COLUMNS, type CallLogRow } from './columns.ts';
 
 export const CALL_LOG_EVENTS = new Set([
   'CallEnded', 'CallStatusChanged', 'RecordingUploaded', 'UrlSigned', 'UploadFailed', 'UploadRetryScheduled',
-  'UploadAbandoned', 'TranscriptOnlyFallback', 'RecordingMissing', 'RecordingExpired', 'TranscriptExpired',
-  'CallHeld', 'CallReleased',
+  'UploadAbandoned', 'TranscriptOnlyFallback', 'RecordingMissing', 'CallErased', 'CallHeld', 'CallReleased',
+  'RecordingExpired', 'TranscriptExpired',
 ]);
+
+/** The personal columns an erasure empties (the row keeps times, duration, status, cost and the recording's facts). */
+export const ERASED_COLUMNS = ['transcript', 'summary', 'customer_number', 'recording_source_url', 'recording_stereo_source_url', 'recording_signed_url', 'recording_signed_url_expires_at'] as const;
+
+const AFTER_ERASURE_IGNORED = new Set(['CallEnded', 'RecordingUploaded', 'UrlSigned', 'UploadFailed', 'UploadRetryScheduled', 'UploadAbandoned', 'TranscriptOnlyFallback', 'RecordingMissing']);
 
 /** Call statuses in the order a call moves through them; a late status-update never moves a call backwards. */
 const STATUS_RANK: Record<string, number> = { scheduled: 0, queued: 1, ringing: 2, 'in-progress': 3, forwarding: 4, ended: 5 };
@@ -22,6 +27,8 @@ export function evolveCallLog(row: CallLogRow | undefined, event: RecordedEvent)
   const base = row ?? (event.type === 'CallEnded' || event.type === 'CallStatusChanged' ? emptyRow(data.callId, event.metadata.orgId, event.position) : undefined);
   if (!base) return row; // a pipeline event for a call we never saw: nothing to show
   const r: CallLogRow = { ...base, last_position: event.position };
+  // After an erasure nothing brings personal data or a recording back (a late upload, URL or report).
+  if (r.erased_at && AFTER_ERASURE_IGNORED.has(event.type)) return r;
   switch (event.type) {
     case 'CallEnded': {
       const d = event.data as EventData<'CallEnded'>;
@@ -124,6 +131,33 @@ export function evolveCallLog(row: CallLogRow | undefined, event: RecordedEvent)
       r.recording_status = 'missing';
       return r;
     }
+    case 'CallErased': {
+      if (r.erased_at) return r; // the first erasure counts
+      const d = event.data as EventData<'CallErased'>;
+      r.erased_at = event.metadata.recordedAt;
+      r.erased_by = event.metadata.actor;
+      r.erase_reason = d.reason;
+      for (const c of ERASED_COLUMNS) r[c] = null;
+      // A recording that was (or was to be) stored is deleted with the call; its object path goes too, so
+      // nothing refers to it any more (the orphan sweep removes an object a late upload might leave).
+      if (r.recording_status !== 'none') r.recording_status = 'erased';
+      r.recording_storage_path = null;
+      r.recording_next_retry_at = null;
+      r.recording_missing = false;
+      return r;
+    }
+    case 'CallHeld': {
+      const d = event.data as EventData<'CallHeld'>;
+      r.held_at = event.metadata.recordedAt;
+      r.held_by = event.metadata.actor;
+      r.hold_reason = d.reason;
+      return r;
+    }
+    case 'CallReleased':
+      r.held_at = null;
+      r.held_by = null;
+      r.hold_reason = null;
+      return r;
     case 'RecordingExpired': {
       // The object is gone: no path to sign, no URL to hand out. Size, hash and duration stay (not personal).
       Object.assign(r, {
@@ -141,15 +175,6 @@ export function evolveCallLog(row: CallLogRow | undefined, event: RecordedEvent)
       r.transcript = null;
       r.summary = null;
       r.transcript_expired_at = event.metadata.recordedAt;
-      return r;
-    }
-    case 'CallHeld': {
-      const d = event.data as EventData<'CallHeld'>;
-      Object.assign(r, { held_at: event.metadata.recordedAt, held_by: event.metadata.actor, hold_reason: d.reason });
-      return r;
-    }
-    case 'CallReleased': {
-      Object.assign(r, { held_at: null, held_by: null, hold_reason: null });
       return r;
     }
     default:

@@ -133,6 +133,7 @@ export async function pipelineCandidates(db: Kysely<DB>, now: Date, limit: numbe
   const rows = await db
     .selectFrom('call_logs')
     .select(['id', 'last_position'])
+    .where('erased_at', 'is', null)
     .where((eb) =>
       eb.or([
         eb.and([eb('recording_status', '=', 'pending'), eb.or([eb('recording_source_url', 'is not', null), eb('recording_stereo_source_url', 'is not', null)])]),

@@ -40,30 +40,50 @@ export function downloadRow(e: RecordedEvent): RecordingDownloadsTable {
 }
 
 /**
- * recording_downloads: one append-only row per RecordingAccessed (download or refresh of a recording URL).
- * Rows are only ever inserted; the position is the key, so a replayed batch cannot add a second copy. IP and
- * user agent are sealed with the call's data key (privacy/openRows.ts); `keyring` undefined writes them in
- * plaintext (only to measure what sealing costs; the service always passes it).
+ * recording_downloads: one row per RecordingAccessed (download or refresh of a recording URL). Rows are
+ * inserted with the position as the key, so a replayed batch cannot add a second copy; a CallErased empties
+ * the IP and user agent of that call's rows (who downloaded, and when, stays). IP and user agent are sealed
+ * with the call's data key (privacy/openRows.ts); `keyring` undefined writes them in plaintext (only to
+ * measure what sealing costs; the service always passes it).
  */
 export function createRecordingDownloadsProjector(keyring: Keyring | undefined): Projector {
   return {
     name: 'recording_downloads',
     tables: ['recording_downloads'],
-    handles: new Set(['RecordingAccessed']),
-    prepare: keyring ? (events) => prepareCallKeys(keyring, events) : undefined,
+    handles: new Set(['RecordingAccessed', 'CallErased']),
+    prepare: keyring ? (events) => prepareCallKeys(keyring, events.filter((e) => e.type === 'RecordingAccessed')) : undefined,
     async apply(trx, events, prepared) {
       const keys = prepared as CallKeys | undefined;
       if (keyring && !keys) throw new Error('recording_downloads: apply needs the keys its prepare step fetched');
-      const rows = events
-        .filter((e) => e.type === 'RecordingAccessed')
-        .map(downloadRow)
-        .map((r) => (keys ? sealColumns('recording_downloads', r as unknown as Record<string, unknown>, r.call_id, keys) : r) as RecordingDownloadsTable);
-      if (rows.length === 0) return;
-      await withDownloads(trx)
-        .insertInto('recording_downloads')
-        .values(rows)
-        .onConflict((oc) => oc.column('position').doNothing())
-        .execute();
+      const row = (e: RecordedEvent) => {
+        const r = downloadRow(e);
+        return (keys ? sealColumns('recording_downloads', r as unknown as Record<string, unknown>, r.call_id, keys) : r) as RecordingDownloadsTable;
+      };
+      // In log order: the accesses before an erasure are inserted, then the erasure empties their personal columns.
+      for (let i = 0; i < events.length; ) {
+        const e = events[i]!;
+        if (e.type === 'CallErased') {
+          await withDownloads(trx)
+            .updateTable('recording_downloads')
+            .set({ ip: null, user_agent: null })
+            .where('call_id', '=', (e.data as EventData<'CallErased'>).callId)
+            .execute();
+          i++;
+          continue;
+        }
+        let j = i;
+        while (j < events.length && events[j]!.type === 'RecordingAccessed') j++;
+        if (j === i) {
+          i++;
+          continue;
+        }
+        await withDownloads(trx)
+          .insertInto('recording_downloads')
+          .values(events.slice(i, j).map(row))
+          .onConflict((oc) => oc.column('position').doNothing())
+          .execute();
+        i = j;
+      }
     },
   };
 }
