@@ -12,4 +12,4 @@ export function allProjectors(keyring: Keyring): Projector[] {
 }
 
 /** The names of allProjectors() (for usage texts and lag reports, which need no keys). */
-export const PROJECTOR_NAMES = ['call_logs', 'recording_downloads', recordingMetricsProjector.name] as const;
+export const PROJECTOR_NAMES = ['call_logs', 'recording_downloads', recordingMetricsProjector.name, orgRetentionProjector.name, callErasuresProjector.name] as const;

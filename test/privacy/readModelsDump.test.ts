@@ -96,15 +96,18 @@ for (const backend of await backends()) {
     await h.settle();
 
     // The API gives everything back in plaintext.
-    const detail = await h.get(`/api/calls/${callId}`, member);
+    const detail = await h.get(`/api/calls/${callId}`, auditor);
     assert.is(detail.status, 200);
     assert.is(detail.body.call.transcript, TRANSCRIPT);
     assert.is(detail.body.call.summary, SUMMARY);
     assert.is(detail.body.call.customer_number, CALLER);
-    const list = await h.get('/api/calls?limit=10', member);
+    const list = await h.get('/api/calls?limit=10', auditor);
     const listed = list.body.data.find((c: { id: string }) => c.id === callId);
     assert.is(listed.summary, SUMMARY);
     assert.is(listed.customer_number, CALLER);
+    // (a member sees the number masked, its last four digits only)
+    const asMember = (await h.get(`/api/calls/${callId}`, member)).body.call;
+    assert.is(asMember.customerNumber, `+1 ••• ••• ${CALLER.slice(-4)}`);
     const audit = await h.get(`/api/audit/downloads?call_id=${callId}`, auditor);
     assert.is(audit.status, 200);
     assert.equal(audit.body.data.map((d: { ip: string; user_agent: string; user_id: string }) => [d.user_id, d.ip, d.user_agent]), [['dana', CLIENT_IP, USER_AGENT]]);

@@ -1,4 +1,6 @@
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sql } from 'kysely';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -76,7 +78,7 @@ for (const backend of await backends()) {
       // A call whose recording was stored twice (a WAV, then the MP3 converted from it): both objects go.
       const twice = await recordedCall(h, 'org-dflt', 120, 'twice');
       const mp3 = `org-dflt/2026/05/12/${twice.callId}.mp3`;
-      const file = `${h.service.config.DATA_DIR}/retention-${twice.callId}.tmp`;
+      const file = join(await mkdtemp(join(tmpdir(), 'callrec-retention-')), `${twice.callId}.tmp`);
       await writeFile(file, Buffer.alloc(100, 1));
       assert.ok((await h.storage.put(mp3, file, { contentType: 'audio/mpeg' })).ok);
       await rm(file);
@@ -117,7 +119,8 @@ for (const backend of await backends()) {
       const expiredRow = await h.service.database.db.selectFrom('call_logs').select(['recording_expired_at', 'recording_storage_path']).where('id', '=', dflt100.callId).executeTakeFirstOrThrow();
       assert.ok(expiredRow.recording_expired_at);
       assert.is(expiredRow.recording_storage_path, null);
-      assert.is((await h.get(`/api/calls/${dflt100.callId}/recording`, admin)).status >= 400, true, 'no recording URL for an expired recording');
+      const rec = await h.get(`/api/calls/${dflt100.callId}/recording`, admin);
+      assert.equal([rec.body.transcriptOnly, rec.body.reason, rec.body.url], [true, 'expired', undefined], 'no recording URL for an expired recording');
 
       // The orphan sweep does not take an expired recording for a missing one.
       const sweep = ran(await h.service.sweep.tick());
@@ -187,8 +190,8 @@ for (const backend of await backends()) {
       const auditor = await h.token('org-t', 'aud-1', 'auditor');
       const call = await h.get(`/api/calls/${old}`, auditor);
       assert.is(call.status, 200);
-      assert.is(call.body.call.transcript, null);
-      assert.is(call.body.call.summary, null);
+      assert.is(call.body.call.transcript, '[expired]');
+      assert.is(call.body.call.summary, '[expired]');
       const row = await h.service.database.db.selectFrom('call_logs').select('transcript_expired_at').where('id', '=', old).executeTakeFirstOrThrow();
       assert.ok(row.transcript_expired_at);
       assert.is((await h.get(`/api/calls/${young}`, auditor)).body.call.transcript, 'AI: the words of the young call');
@@ -219,9 +222,12 @@ for (const backend of await backends()) {
       assert.equal(r.transcripts.map((x) => x.callId), [c.callId]);
       assert.is(await h.service.store.headPosition(), head, 'a dry run writes no event');
       assert.ok(await exists(h, c.storagePath));
-      assert.is((await h.service.keyring.get(c.callId, 'transcript')).state, 'absent');
+      assert.is((await h.service.keyring.get(c.callId, 'transcript')).state, 'live', 'the transcript key is kept');
       const row = await h.service.database.db.selectFrom('call_logs').select(['recording_status', 'transcript']).where('id', '=', c.callId).executeTakeFirstOrThrow();
-      assert.equal(row, { recording_status: 'uploaded', transcript: 'AI: secret words of dry' });
+      assert.is(row.recording_status, 'uploaded');
+      assert.ok(row.transcript?.startsWith(SEALED_PREFIX), 'the transcript is still there (sealed)');
+      const auditor = await h.token('org-d', 'aud-1', 'auditor');
+      assert.is((await h.get(`/api/calls/${c.callId}`, auditor)).body.call.transcript, 'AI: secret words of dry');
       // --org limits it to one org.
       assert.is((await runRetention(optionsOf(h), { dryRun: true, orgId: 'org-other' })).recordings.length, 0);
     } finally {
