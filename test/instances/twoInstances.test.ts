@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connectDatabase } from '../../src/db/connect.ts';
 import { createPostgresEventStore } from '../../src/events/postgres/store.ts';
+import { createEncryptingEventStore } from '../../src/privacy/encryptingStore.ts';
 import { createCallLogsProjector } from '../../src/projections/callLogs/projector.ts';
 import { testKeyring } from '../support/keyring.ts';
 import { rebuildProjection, tableChecksum } from '../../src/projections/rebuild.ts';
@@ -84,8 +85,10 @@ if (postgres) {
       // Exactly-once effect: the live table, caught up with the log (the instances' pipelines appended
       // transcript-only fallbacks after the rows appeared), equals a rebuild from the log.
       await survivor.stop();
-      const store = createPostgresEventStore(database);
-      const callLogsProjector = createCallLogsProjector(testKeyring(database));
+      const keyring = testKeyring(database);
+      // The log as the instances read it: sealed personal fields opened with the same keys.
+      const store = createEncryptingEventStore(createPostgresEventStore(database), keyring);
+      const callLogsProjector = createCallLogsProjector(keyring);
       await createProjectionRunner({ database, store, projectors: [callLogsProjector], instanceId: 'verifier' }).catchUp();
       const live = await tableChecksum(database.db, 'call_logs');
       await rebuildProjection(database.db, store, callLogsProjector);
