@@ -44,6 +44,14 @@ test('an auditor reads a call’s history in order, as text and JSON; replay pri
     const events = JSON.parse(json.stdout) as Array<{ type: string; position: number; metadata: { actor: string; correlationId: string } }>;
     assert.equal(events.map((e) => e.type), ['CallStatusChanged', 'CallEnded']);
     assert.equal(events.map((e) => e.position), [1, 2]);
+    // Personal fields are opened (the log holds them sealed); the recording's source URL is withheld.
+    const ended = events[1] as unknown as { data: { transcript: string; recordingUrl: string; stereoRecordingUrl: string } };
+    assert.is(ended.data.transcript, report.message.artifact.transcript);
+    assert.equal([ended.data.recordingUrl, ended.data.stereoRecordingUrl], ['[withheld]', '[withheld]']);
+    for (const out of [json.stdout, text.stdout]) {
+      assert.not.match(out, /storage\.vapi\.ai|pii1:/, 'no source URL, no ciphertext');
+      assert.not.ok(out.includes(report.message.artifact.recording.mono.combinedUrl.split('/').pop()!));
+    }
 
     const bad = await callrec(env, 'history', '../etc');
     assert.is(bad.code, 2);
