@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { signToken } from '../../src/auth/tokens.ts';
 import { startFakeSupabaseStorage } from '../fakes/supabaseStorage.ts';
 import { startRecordingServer } from '../fakes/recordingServer.ts';
+import { startFakeVapiApi } from '../fakes/vapiApi.ts';
 import { callLog, fakeClock, freshDataDir, history, report, settle, startOn, withDb } from '../pipeline/support.ts';
 import { backends } from '../support/databases.ts';
 import { eventually } from '../support/eventually.ts';
@@ -115,6 +116,29 @@ for (const backend of await backends()) {
       });
     } finally {
       await rec.close();
+    }
+  });
+
+  test("the background erasure process asks Vapi to delete its copy by itself after the request", async () => {
+    const vapi = await startFakeVapiApi({ apiKey: 'vapi-bg-key' });
+    try {
+      await withDb(backend, async (db) => {
+        const s = await startOn(db, { DATA_DIR: freshDataDir(), AUTH_JWT_SECRET: JWT_SECRET, VAPI_API_URL: vapi.url, VAPI_API_KEY: 'vapi-bg-key' });
+        try {
+          const { body, callId } = report(null, 'end-of-call-report.no-recording');
+          vapi.recordings.set(callId, 'http://127.0.0.1:9/never-fetched.wav');
+          assert.is((await s.post('/webhooks/vapi', body)).status, 200);
+          await eventually('call projected', async () => ((await callLog(s, callId)) ? true : undefined));
+          const erased = await erase(s.url, callId, 'caller asked', new Date());
+          assert.equal([erased.status, erased.body.completed, erased.body.vapi], [200, true, 'pending']);
+          await eventually('Vapi asked by the background process', async () => (vapi.deletedCallData.includes(callId) ? true : undefined), { timeoutMs: 20_000 });
+          await eventually('VapiCallDataDeleted recorded', async () => ((await history(s, callId)).some((e) => e.type === 'VapiCallDataDeleted') ? true : undefined));
+        } finally {
+          await s.stop();
+        }
+      });
+    } finally {
+      await vapi.close();
     }
   });
 
