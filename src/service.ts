@@ -219,16 +219,19 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     appendQueueFull: () => rawStore.queueFull?.() ?? false,
   };
   // SSE catch-up reads the caller's org through an index when the log is in Postgres/PGlite.
+  // No SSE message carries a personal field (messages.ts: ids, statuses, sizes, times), so the hub reads the log
+  // as stored: opening every transcript it passes by (it follows the whole log, clients or not) would be
+  // decryption thrown away. A sealed field reads as a non-empty string, as its plaintext would.
   const orgEvents =
     store.kind === 'eventstoredb'
       ? undefined
       : {
-          page: async (orgId: string, after: number, limit: number, callId?: string) => rawStore.openEvents(await readOrgEventsPage(database.db, orgId, after, limit, callId)),
+          page: (orgId: string, after: number, limit: number, callId?: string) => readOrgEventsPage(database.db, orgId, after, limit, callId),
           countAfter: (orgId: string, after: number, cap: number) => countOrgEventsAfter(database.db, orgId, after, cap),
         };
   const sseHub =
     opts.http !== false
-      ? createSseHub({ store, logger, heartbeatSeconds: config.SSE_HEARTBEAT_SECONDS, orgEvents, maxReplayEvents: config.SSE_MAX_REPLAY_EVENTS })
+      ? createSseHub({ store: rawStore.sealedStore, logger, heartbeatSeconds: config.SSE_HEARTBEAT_SECONDS, orgEvents, maxReplayEvents: config.SSE_MAX_REPLAY_EVENTS })
       : undefined;
   deps.sseHub = sseHub;
   metrics.setSseClientsSource(() => sseHub?.clientCount() ?? 0);

@@ -4,6 +4,7 @@ import { schemaOf, withTablesIn } from '../db/schemaPlugin.ts';
 import type { EventStore, RecordedEvent } from '../events/port.ts';
 import { readCheckpoint } from './checkpoints.ts';
 import type { Projector } from './projector.ts';
+import { readProjectorPage } from './readPage.ts';
 
 export interface RebuildResult {
   projector: string;
@@ -48,14 +49,11 @@ export async function rebuildProjection(
   let events = 0;
   const replayUntil = async (limit: number) => {
     // Read ahead: the next page is fetched while the current one is applied.
-    let next = store.readAll({ after: position, limit: batchSize });
+    let next = readProjectorPage(store, position, batchSize, projector.handles);
     for (;;) {
       const page = await next;
-      if (page.length === batchSize && page[page.length - 1]!.position < limit) {
-        next = store.readAll({ after: page[page.length - 1]!.position, limit: batchSize });
-      }
-      const slice = page.filter((e) => e.position <= limit);
-      const handled = slice.filter((e) => projector.handles.has(e.type));
+      if (page.size === batchSize && page.last < limit) next = readProjectorPage(store, page.last, batchSize, projector.handles);
+      const handled = page.handled.filter((e) => e.position <= limit);
       // Rows of different partitions (calls) are disjoint: apply them on two connections at once (the
       // text indexing of call_logs is CPU work in the database). Each partition keeps its log order.
       // The projector's tables are its scratch copies; any other table it reads is the live one.
@@ -67,9 +65,9 @@ export async function rebuildProjection(
         }),
       );
       events += handled.length;
-      if (slice.length > 0) position = slice[slice.length - 1]!.position;
+      position = Math.min(page.last, limit);
       opts.onProgress?.(position);
-      if (page.length < batchSize || slice.length < page.length) return;
+      if (page.size < batchSize || page.last >= limit) return;
     }
   };
 

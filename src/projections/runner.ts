@@ -4,6 +4,7 @@ import { silentLogger, type Logger } from '../log.ts';
 import { moveCheckpoint, readCheckpoint } from './checkpoints.ts';
 import { leaseKeeper } from '../db/leases.ts';
 import type { Projector } from './projector.ts';
+import { readProjectorPage } from './readPage.ts';
 
 export interface RunnerOptions {
   database: Database;
@@ -47,10 +48,10 @@ export function createProjectionRunner(opts: RunnerOptions): ProjectionRunner {
   async function step(p: Projector): Promise<number> {
     const from = cached.get(p.name) ?? (await readCheckpoint(db, p.name));
     cached.set(p.name, from);
-    const page = await store.readAll({ after: from, limit: batchSize });
-    if (page.length === 0) return 0;
-    const to = page[page.length - 1]!.position;
-    const handled = page.filter((e) => p.handles.has(e.type));
+    const page = await readProjectorPage(store, from, batchSize, p.handles);
+    if (page.size === 0) return 0;
+    const to = page.last;
+    const handled = page.handled;
     try {
       const prepared = handled.length > 0 ? await p.prepare?.(handled) : undefined;
       await db.transaction().execute(async (trx) => {
@@ -64,7 +65,7 @@ export function createProjectionRunner(opts: RunnerOptions): ProjectionRunner {
     }
     cached.set(p.name, to);
     opts.onBatch?.(p.name, to, handled.length);
-    return page.length;
+    return page.size;
   }
 
   async function loop(p: Projector) {
