@@ -5,9 +5,11 @@ import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../src/db/schema.ts';
 import { schemaOf } from '../../src/db/schemaPlugin.ts';
 import { createKeyring } from '../../src/privacy/keyring.ts';
-import { decodeCursor, listCalls, type CallListFilter } from '../../src/projections/callLogs/queries.ts';
+import { decodeCursor, listCalls, pipelineCandidates, type CallListFilter } from '../../src/projections/callLogs/queries.ts';
 import { backends } from '../support/databases.ts';
 
+// The queries of call_logs that run all day must cost what they return, not what the table holds.
+//
 // One page of GET /api/calls must cost the same whatever the size of the org's list: the first page, every
 // filter the API has, and a cursor deep in the list. Timing cannot tell that apart on a busy machine, so this
 // counts work: table and index blocks touched by the real query (listCalls, as the route runs it), from the
@@ -67,7 +69,7 @@ const PAGES: Page[] = [
 ];
 
 for (const backend of await backends()) {
-  const test = suite(`calls list work as an org grows, one connection [${backend.name}]`);
+  const test = suite(`call_logs query work as calls accumulate, one connection [${backend.name}]`);
 
   test(`a page costs as many blocks at ${GROWN.toLocaleString('en-US')} calls as at ${YOUNG.toLocaleString('en-US')}`, async () => {
     const t = await backend.open();
@@ -113,6 +115,48 @@ for (const backend of await backends()) {
           // Index descents grow with log2 of the size (a few blocks); a walk of the org's calls grows tenfold.
           assert.ok(old <= y * 1.5 + 30, msg);
         }
+      });
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('the pipeline\'s to-do query reads its candidates, not the calls with nothing to do', async () => {
+    const t = await backend.open();
+    try {
+      // Calls with pipeline work (a recording to fetch), and calls in the same states without any: status-only
+      // calls (pending, no recording URL) and transcript-only calls already handled (none, with a reason).
+      const add = (db: Kysely<DB>, prefix: string, n: number, status: string, url: string | null, error: string | null) => sql`
+        insert into ${sql.table('call_logs')} (id, org_id, status, recording_status, recording_source_url, recording_error, first_position, last_position)
+        select ${prefix}::text || g, 'org-w', 'ended', ${status}, ${url}, ${error}, g, g from generate_series(1, ${n}::int) g`.execute(db);
+      await add(t.database.db, 'todo-', 40, 'pending', 'pii1:sealed-url', null);
+      await add(t.database.db, 'status-only-', 100, 'pending', null, null);
+      await add(t.database.db, 'handled-', 100, 'none', null, 'no_recording');
+      await sql`analyze ${sql.table('call_logs')}`.execute(t.database.db);
+      await t.database.db.connection().execute(async (conn) => {
+        const work = async () => {
+          await sql`begin`.execute(conn);
+          try {
+            const before = await blocks(conn);
+            const todo = await pipelineCandidates(conn, new Date(), 20);
+            const used = (await blocks(conn)) - before;
+            assert.is(todo.length, 20);
+            assert.ok(todo.every((c) => c.id.startsWith('todo-')));
+            return used;
+          } finally {
+            await sql`commit`.execute(conn);
+          }
+        };
+        await work();
+        const young = await work();
+        await add(conn, 'status-only-more-', 20_000, 'pending', null, null);
+        await add(conn, 'handled-more-', 20_000, 'none', null, 'no_recording');
+        await sql`analyze ${sql.table('call_logs')}`.execute(conn);
+        await work();
+        const old = await work();
+        const msg = `pipeline to-do: ${young} blocks beside 200 calls without work, ${old} beside 40,200`;
+        console.log(`  [${backend.name}] ${msg}`);
+        assert.ok(old <= young * 1.5 + 30, msg);
       });
     } finally {
       await t.close();
