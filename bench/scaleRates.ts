@@ -172,13 +172,17 @@ export async function measureRates(ctx: RateContext): Promise<Rate[]> {
     add(name, r.rps, 'req/s', `p50 ${r.p50.toFixed(1)} ms`);
   };
   await api('GET /api/calls, first page', () => '/api/calls?limit=50');
-  const orgCalls = Number((await sql<{ n: string }>`select count(*) as n from ${sql.table('call_logs')} where org_id = 'org-0'`.execute(db)).rows[0]!.n);
-  const deep = (await sql<{ e: string; id: string }>`select ended_at::text as e, id from ${sql.table('call_logs')} where org_id = 'org-0'
+  // 90% down the org's realistic calls (the grown log's; the bench's own status-only calls sort last, without an end).
+  const orgCalls = Number((await sql<{ n: string }>`select count(*) as n from ${sql.table('call_logs')} where org_id = 'org-0' and id like 'scale-%'`.execute(db)).rows[0]!.n);
+  const deep = (await sql<{ e: string; id: string }>`select ended_at::text as e, id from ${sql.table('call_logs')} where org_id = 'org-0' and id like 'scale-%'
       order by ended_at desc nulls last, id desc offset ${Math.floor(orgCalls * 0.9)} limit 1`.execute(db)).rows[0];
   if (deep) await api('GET /api/calls, cursor page 90% deep', () => `/api/calls?limit=50&cursor=${encodeCursor({ e: deep.e, i: deep.id })}`);
-  await api('GET /api/calls, filters (type, reason, recording)', () => '/api/calls?limit=50&call_type=outboundPhoneCall&ended_reason=silence-timed-out&has_recording=true');
+  await api('GET /api/calls, filters (type, recording)', () => '/api/calls?limit=50&call_type=outboundPhoneCall&has_recording=true');
+  // The bench's 2,000 status-only calls (no end yet: last in the list's order), beside every ended call of the org.
+  await api('GET /api/calls, filter status=in-progress', () => '/api/calls?limit=50&status=in-progress');
   await api('GET /api/calls?q=, common word', () => '/api/calls?limit=50&q=appointment');
-  await api('GET /api/calls?q=, rare word', (i) => `/api/calls?limit=50&q=word${(i * 5) % 1000}`);
+  // A word in 1 call of 1,000: its matches (and the cost of ordering them) grow with the log until a page is full.
+  await api('GET /api/calls?q=, rare word (1 call in 1,000)', (i) => `/api/calls?limit=50&q=word${(i * 5) % 1000}`);
   const oldCalls = (await sql<{ id: string }>`select id from ${sql.table('call_logs')} where org_id = 'org-0' order by id limit 200`.execute(db)).rows.map((r) => r.id);
   if (oldCalls.length) {
     await api('GET /api/calls/:id/history (auditor)', (i) => `/api/calls/${oldCalls[i % oldCalls.length]}/history`, ctx.auditor);
@@ -200,8 +204,8 @@ export async function measureRates(ctx: RateContext): Promise<Rate[]> {
   // Its cost follows the calls with pipeline work pending; no pipeline runs here, so the webhook calls of
   // each round stay pending and that work grows by ~1,000 calls a round, not with the log.
   add('pipeline: candidate query', (50 / (performance.now() - t0)) * 1000, 'q/s', 'pending calls grow each round');
-  // The same 100 paths at every size (present once the log holds those calls) and one that never is.
-  const paths = Array.from({ length: 100 }, (_, i) => `${ORGS[i % ORGS.length]}/2026/11/20/scale-${i * 37}.wav`);
+  // The same 100 paths at every size (the seed's calls, present from the smallest size on) and one that never is.
+  const paths = Array.from({ length: 100 }, (_, i) => `${ORGS[(i * 7) % ORGS.length]}/2026/11/20/scale-${i * 7}.wav`);
   t0 = performance.now();
   for (let i = 0; i < 50; i++) await referencedPaths(db, [...paths, `org-0/none-${i}.wav`]);
   add('sweep: referenced-paths query (100 paths)', (50 / (performance.now() - t0)) * 1000, 'q/s');
