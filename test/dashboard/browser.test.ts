@@ -228,7 +228,9 @@ test('the signed URL is renewed before it expires; playback keeps going; the fre
   const paused = await audioState(page);
   const next = await waitUntil('a renewal while paused', async () => {
     const s = await audioState(page);
-    return s.refreshes > paused.refreshes && s.src !== paused.src && s.duration > 0 ? s : undefined;
+    // The new source's duration is known a moment before its loadedmetadata handler restores the position: wait for
+    // the swap to finish (a position never restored times out here).
+    return s.refreshes > paused.refreshes && s.src !== paused.src && s.duration > 0 && Math.abs(s.time - paused.time) < 0.25 ? s : undefined;
   }, 9000);
   assert.is(next.paused, true);
   assert.is(next.pendingSwap, false);
