@@ -4,8 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../src/db/schema.ts';
 import { appendBatch, type AppendRequest } from '../../src/events/postgres/appendBatch.ts';
-import { schemaOf } from '../../src/db/schemaPlugin.ts';
 import { backends } from '../support/databases.ts';
+import { measureWork, type Work } from '../support/work.ts';
 
 // The work one append does must not grow with the log. A service keeps its connections for weeks, and
 // PL/pgSQL caches the plans of the statements inside callrec_append per connection: a plan chosen while the
@@ -17,8 +17,6 @@ import { backends } from '../support/databases.ts';
 
 const GROW_TO = Number(process.env.APPEND_WORK_GROW_TO || 30_000);
 
-type Work = { blocks: number; seqTuples: number; seqScans: number };
-
 function event(i: number) {
   return {
     eventId: randomUUID(),
@@ -28,37 +26,13 @@ function event(i: number) {
   };
 }
 
-async function counters(conn: Kysely<DB>): Promise<Work> {
-  // Every table and index of the event store (events, streams and whatever the append touches beside them).
-  const r = await sql<{ blocks: string; seq_tuples: string; seq_scans: string }>`
-    select coalesce(sum(pg_stat_get_xact_blocks_fetched(c.oid)), 0) as blocks,
-           coalesce(sum(pg_stat_get_xact_tuples_returned(c.oid)) filter (where c.relkind = 'r'), 0) as seq_tuples,
-           coalesce(sum(pg_stat_get_xact_numscans(c.oid)) filter (where c.relkind = 'r'), 0) as seq_scans
-      from pg_class c
-     where c.relnamespace = ${schemaOf(conn)}::regnamespace and c.relkind in ('r', 'i')`.execute(conn);
-  const row = r.rows[0]!;
-  // A measurement that sees nothing would prove nothing: the event store's tables must be in that schema.
-  if (Number(row.blocks) === 0 && Number(row.seq_scans) === 0) {
-    const n = await sql<{ n: string }>`select count(*) as n from pg_class where relnamespace = ${schemaOf(conn)}::regnamespace and relname = 'events'`.execute(conn);
-    if (Number(n.rows[0]!.n) !== 1) throw new Error(`no events table in schema ${schemaOf(conn)}`);
-  }
-  return { blocks: Number(row.blocks), seqTuples: Number(row.seq_tuples), seqScans: Number(row.seq_scans) };
-}
-
 /** The work of one append of `requests`, measured inside its own transaction on `conn`. */
 async function workOf(conn: Kysely<DB>, requests: AppendRequest[]): Promise<Work> {
-  await sql`begin`.execute(conn);
-  try {
-    const before = await counters(conn);
+  const { work } = await measureWork(conn, async () => {
     const results = await appendBatch(conn, requests);
     for (const r of results) if (!r.ok) throw new Error(r.error.message);
-    const after = await counters(conn);
-    await sql`commit`.execute(conn);
-    return { blocks: after.blocks - before.blocks, seqTuples: after.seqTuples - before.seqTuples, seqScans: after.seqScans - before.seqScans };
-  } catch (err) {
-    await sql`rollback`.execute(conn);
-    throw err;
-  }
+  });
+  return work;
 }
 
 let streamNo = 0;

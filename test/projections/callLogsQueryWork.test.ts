@@ -3,10 +3,10 @@ import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../src/db/schema.ts';
-import { schemaOf } from '../../src/db/schemaPlugin.ts';
 import { createKeyring } from '../../src/privacy/keyring.ts';
-import { decodeCursor, listCalls, pipelineCandidates, type CallListFilter } from '../../src/projections/callLogs/queries.ts';
+import { listCalls, pipelineCandidates, type CallListFilter, type Cursor } from '../../src/projections/callLogs/queries.ts';
 import { backends } from '../support/databases.ts';
+import { measureWork } from '../support/work.ts';
 
 // The queries of call_logs that run all day must cost what they return, not what the table holds.
 //
@@ -48,14 +48,7 @@ async function addFewCalls(db: Kysely<DB>) {
       from generate_series(1, 60) g, (values ('org-w'), ('org-x')) v(o)`.execute(db);
 }
 
-async function blocks(conn: Kysely<DB>): Promise<number> {
-  const r = await sql<{ blocks: string }>`
-    select coalesce(sum(pg_stat_get_xact_blocks_fetched(c.oid)), 0) as blocks
-      from pg_class c where c.relnamespace = ${schemaOf(conn)}::regnamespace and c.relkind in ('r', 'i')`.execute(conn);
-  return Number(r.rows[0]!.blocks);
-}
-
-type Page = { name: string; filter: (cursor?: string) => CallListFilter & { cursorValue?: ReturnType<typeof decodeCursor> } };
+type Page = { name: string; filter: (cursor?: Cursor) => CallListFilter & { cursorValue?: Cursor } };
 
 const PAGES: Page[] = [
   { name: 'first page', filter: () => ({ limit: 50 }) },
@@ -65,7 +58,7 @@ const PAGES: Page[] = [
   { name: 'ended_reason + call_type + recording', filter: () => ({ limit: 50, ended_reason: 'silence-timed-out', call_type: 'outboundPhoneCall', has_recording: true }) },
   { name: 'assistant_id', filter: () => ({ limit: 50, assistant_id: 'a3' }) },
   { name: 'assistant_id of the oldest calls', filter: () => ({ limit: 50, assistant_id: 'a-retired' }) },
-  { name: 'call_type, a cursor deep in the list', filter: (cursor) => ({ limit: 50, call_type: 'outboundPhoneCall', cursorValue: cursor ? decodeCursor(cursor) : undefined }) },
+  { name: 'call_type, a cursor deep in the list', filter: (cursor) => ({ limit: 50, call_type: 'outboundPhoneCall', cursorValue: cursor }) },
 ];
 
 for (const backend of await backends()) {
@@ -78,25 +71,18 @@ for (const backend of await backends()) {
       await t.database.db.connection().execute(async (conn) => {
         /** Blocks one page takes, in its own transaction; the deep cursor is the one 90% down the list. */
         const work = async (p: Page, calls: number) => {
-          let cursor: string | undefined;
+          let cursor: Cursor | undefined;
           if (p.name.includes('cursor')) {
             const target = Math.floor((calls / 3) * 0.9);
             const deep = await sql<{ e: string; id: string }>`select ended_at::text as e, id from ${sql.table('call_logs')}
               where org_id = 'org-w' and call_type = 'outboundPhoneCall' order by ended_at desc nulls last, id desc offset ${target} limit 1`.execute(conn);
-            cursor = Buffer.from(JSON.stringify({ e: deep.rows[0]!.e, i: deep.rows[0]!.id })).toString('base64url');
+            cursor = { e: deep.rows[0]!.e, i: deep.rows[0]!.id };
           }
-          await sql`begin`.execute(conn);
-          try {
-            const before = await blocks(conn);
-            const page = await listCalls(conn, keyring, 'org-w', p.filter(cursor));
-            const used = (await blocks(conn)) - before;
-            // A page that comes back short would cost less for the wrong reason.
-            assert.is(page.rows.length, 50, `${p.name}: a full page`);
-            assert.ok(page.rows.every((r) => r.org_id === 'org-w'));
-            return used;
-          } finally {
-            await sql`commit`.execute(conn);
-          }
+          const { work: w, result: page } = await measureWork(conn, () => listCalls(conn, keyring, 'org-w', p.filter(cursor)));
+          // A page that comes back short would cost less for the wrong reason.
+          assert.is(page.rows.length, 50, `${p.name}: a full page`);
+          assert.ok(page.rows.every((r) => r.org_id === 'org-w'));
+          return w.blocks;
         };
         await addFewCalls(conn);
         await addCalls(conn, 0, YOUNG);
@@ -135,17 +121,10 @@ for (const backend of await backends()) {
       await sql`analyze ${sql.table('call_logs')}`.execute(t.database.db);
       await t.database.db.connection().execute(async (conn) => {
         const work = async () => {
-          await sql`begin`.execute(conn);
-          try {
-            const before = await blocks(conn);
-            const todo = await pipelineCandidates(conn, new Date(), 20);
-            const used = (await blocks(conn)) - before;
-            assert.is(todo.length, 20);
-            assert.ok(todo.every((c) => c.id.startsWith('todo-')));
-            return used;
-          } finally {
-            await sql`commit`.execute(conn);
-          }
+          const { work: w, result: todo } = await measureWork(conn, () => pipelineCandidates(conn, new Date(), 20));
+          assert.is(todo.length, 20);
+          assert.ok(todo.every((c) => c.id.startsWith('todo-')));
+          return w.blocks;
         };
         await work();
         const young = await work();
