@@ -146,8 +146,8 @@ export async function benchScale() {
         // measurements flushing them, and every first write to a page after that checkpoint began would log a
         // full-page image: every rate would slow, the plain-pg baseline's too, for a reason weeks of growth lacks.
         await sql`checkpoint`.execute(s.service.database.db);
-        copied = await s.service.store.headPosition();
         const head = await s.service.store.headPosition();
+        copied = head;
         console.log(`\n  log at ${fmt(head)} events (grown in ${fmt(grownMs / 1000, 1)} s, projections caught up in ${fmt(caughtMs / 1000, 1)} s, then vacuum analyze and checkpoint)`);
         // Each rate is the best of `repeat` rounds: on a shared machine a single round swings by a quarter between
         // two identical measurements, more than the differences between sizes that the table is about.

@@ -1,4 +1,5 @@
 import type { EventStore, RecordedEvent } from '../events/port.ts';
+import type { EncryptingEventStore } from '../privacy/encryptingStore.ts';
 
 /** A page of the log as a projector needs it. */
 export interface ProjectorPage {
@@ -10,11 +11,8 @@ export interface ProjectorPage {
   handled: RecordedEvent[];
 }
 
-/** The encrypting store's two extra faces (privacy/encryptingStore.ts), recognised through any wrapper. */
-interface Opening {
-  sealedStore: EventStore;
-  openEvents(events: RecordedEvent[]): Promise<RecordedEvent[]>;
-}
+/** The encrypting store's two extra faces, recognised through any wrapper (the metrics proxy passes them on). */
+type Opening = Pick<EncryptingEventStore, 'sealedStore' | 'openEvents'>;
 const opening = (store: EventStore): Opening | undefined =>
   'sealedStore' in store && 'openEvents' in store ? (store as unknown as Opening) : undefined;
 
