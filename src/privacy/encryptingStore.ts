@@ -101,18 +101,19 @@ export function createEncryptingEventStore<S extends EventStore & { queueFull?: 
     return { event: { ...e, data: sealed }, asRead: { ...e, data: asRead }, erased };
   }
 
-  async function lookup(callIds: string[]): Promise<Map<string, KeyState>> {
+  // AES-GCM refuses to unwrap a data key under another master key: say which setting is wrong.
+  const wrongMaster = (err: unknown) =>
+    new PersonalDataKeyError(
+      'PII_MASTER_KEY does not unwrap the data keys in call_keys: this database was written with another PII_MASTER_KEY (restore the original key; personal data stays unreadable without it)',
+      { cause: err },
+    );
+
+  /** A live key, unwrapped (the keyring unwraps on first use). */
+  function keyOf(state: { key: DataKey }): DataKey {
     try {
-      return await keyring.lookup(callIds);
+      return state.key;
     } catch (err) {
-      // AES-GCM refuses to unwrap a data key under another master key: say which setting is wrong.
-      if (err instanceof Error && /unable to authenticate data|Invalid authentication tag/i.test(err.message)) {
-        throw new PersonalDataKeyError(
-          'PII_MASTER_KEY does not unwrap the data keys in call_keys: this database was written with another PII_MASTER_KEY (restore the original key; personal data stays unreadable without it)',
-          { cause: err },
-        );
-      }
-      throw err;
+      throw wrongMaster(err);
     }
   }
 
@@ -130,8 +131,9 @@ export function createEncryptingEventStore<S extends EventStore & { queueFull?: 
         out[f] = ERASED;
         continue;
       }
+      const key = keyOf(state);
       try {
-        out[f] = open(state.key, f, value);
+        out[f] = open(key, f, value);
       } catch (err) {
         throw new PersonalDataKeyError(
           `the sealed ${f} of event ${e.eventId} (${e.type}, call ${String(data.callId)}) does not open with its data key: it was sealed under another key. Check that PII_MASTER_KEY is the key this database was written with`,
@@ -150,7 +152,7 @@ export function createEncryptingEventStore<S extends EventStore & { queueFull?: 
       if (fields && data && typeof data.callId === 'string' && Object.keys(fields).some((f) => isSealed(data[f]))) callIds.add(data.callId);
     }
     if (callIds.size === 0) return events;
-    const keys = await lookup([...callIds]);
+    const keys = await keyring.lookup([...callIds]);
     return events.map((e) => openEvent(e, keys));
   }
 

@@ -15,17 +15,21 @@ export const PERSONAL_EVENT_FIELDS: Readonly<Record<string, Readonly<Record<stri
   RecordingAccessed: { ip: 'call', userAgent: 'call' },
 };
 
-/** The personal columns of the read models, by table. */
+/**
+ * The personal columns of the read models, by table: the key purpose that protects each, and the event field it
+ * copies. A column is sealed under that field's name (the sealing context), so the sealed value of the field is
+ * the sealed value of the column: a projector copies it from the log as it is, without opening and sealing again.
+ */
 export const PERSONAL_COLUMNS = {
   call_logs: {
-    customer_number: 'call',
-    recording_source_url: 'call',
-    recording_stereo_source_url: 'call',
-    transcript: 'transcript',
-    summary: 'transcript',
+    customer_number: { purpose: 'call', field: 'customerNumber' },
+    recording_source_url: { purpose: 'call', field: 'recordingUrl' },
+    recording_stereo_source_url: { purpose: 'call', field: 'stereoRecordingUrl' },
+    transcript: { purpose: 'transcript', field: 'transcript' },
+    summary: { purpose: 'transcript', field: 'summary' },
   },
-  recording_downloads: { ip: 'call', user_agent: 'call' },
-} as const satisfies Record<string, Record<string, KeyPurpose>>;
+  recording_downloads: { ip: { purpose: 'call', field: 'ip' }, user_agent: { purpose: 'call', field: 'userAgent' } },
+} as const satisfies Record<string, Record<string, { purpose: KeyPurpose; field: string }>>;
 
 /** The personal fields of one event type protected by one of `purposes`. */
 export function personalFields(type: string, purposes: readonly KeyPurpose[]): string[] {

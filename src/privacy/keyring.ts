@@ -33,9 +33,12 @@ export interface Keyring {
   readonly searchKey: Buffer;
   /** The call's key for `purpose`, created when it does not exist yet; `undefined` when it was destroyed. */
   ensure(callId: string, orgId: string, purpose: KeyPurpose): Promise<DataKey | undefined>;
-  /** The keys of many calls at once (one query for those not cached). Key: `${callId}\0${purpose}`. */
+  /**
+   * The keys of many calls at once (one query for those not cached). Key: `${callId}\0${purpose}`. A live key is
+   * unwrapped when its `key` is first read, which throws when PII_MASTER_KEY does not unwrap it.
+   */
   lookup(callIds: readonly string[]): Promise<Map<string, KeyState>>;
-  /** One call's key state for `purpose`. */
+  /** One call's key state for `purpose` (a live key unwrapped: throws when PII_MASTER_KEY does not unwrap it). */
   get(callId: string, purpose: KeyPurpose): Promise<KeyState>;
   /** Destroy the call's keys of these purposes (idempotent). Returns how many live keys were destroyed now. */
   destroy(callId: string, orgId: string, purposes: readonly KeyPurpose[], reason: string): Promise<number>;
@@ -76,8 +79,24 @@ export function createKeyring(database: Database, master: Buffer, opts: KeyringO
     }
     return hit.state;
   };
-  const toState = (row: Pick<CallKeysTable, 'call_id' | 'purpose' | 'wrapped_key'>): KeyState =>
-    row.wrapped_key ? { state: 'live', key: deriveDataKey(unwrapKey(master, Buffer.from(row.wrapped_key), aad(row.call_id, row.purpose))) } : { state: 'destroyed' };
+  /**
+   * A row's state. A live key is unwrapped when first used (`eager`: now): a projection that copies sealed values
+   * from the log as they are needs to know that a call's key lives, not the key itself.
+   */
+  const toState = (row: Pick<CallKeysTable, 'call_id' | 'purpose' | 'wrapped_key'>, eager = false): KeyState => {
+    if (!row.wrapped_key) return { state: 'destroyed' };
+    const wrapped = Buffer.from(row.wrapped_key);
+    const bound = aad(row.call_id, row.purpose);
+    let key: DataKey | undefined;
+    const state = {
+      state: 'live' as const,
+      get key(): DataKey {
+        return (key ??= deriveDataKey(unwrapKey(master, wrapped, bound)));
+      },
+    };
+    if (eager) void state.key;
+    return state;
+  };
 
   // Keys to create, gathered over one turn of the event loop and written by one INSERT (one commit for many
   // new calls, as appends share a transaction), then handed to every caller that asked.
@@ -179,7 +198,7 @@ export function createKeyring(database: Database, master: Buffer, opts: KeyringO
       if (known) return known;
       const row = await db.selectFrom('call_keys').select(['call_id', 'purpose', 'wrapped_key']).where('call_id', '=', callId).where('purpose', '=', purpose).executeTakeFirst();
       if (!row) return { state: 'absent' };
-      const state = toState(row);
+      const state = toState(row, true);
       remember(id, state);
       return state;
     },

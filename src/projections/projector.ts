@@ -14,6 +14,12 @@ export interface Projector {
   /** Read-model tables it owns (rebuild swaps them; replay prints a checksum of each). */
   tables: string[];
   handles: ReadonlySet<string>;
+  /**
+   * Optional: the projector reads the log as stored, personal fields sealed (PERSONAL_EVENT_FIELDS), and writes
+   * them to its personal columns as they are (a column is sealed under its field's name). It opens only what it
+   * must read itself. Otherwise its events arrive opened.
+   */
+  sealed?: boolean;
   apply(trx: Transaction<DB>, events: RecordedEvent[], prepared?: unknown): Promise<void>;
   /**
    * Optional: work for a batch done before its transaction opens and outside it (fetching the calls' data keys:

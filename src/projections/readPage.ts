@@ -1,5 +1,6 @@
 import type { EventStore, RecordedEvent } from '../events/port.ts';
 import type { EncryptingEventStore } from '../privacy/encryptingStore.ts';
+import type { Projector } from './projector.ts';
 
 /** A page of the log as a projector needs it. */
 export interface ProjectorPage {
@@ -7,7 +8,7 @@ export interface ProjectorPage {
   size: number;
   /** Position of the page's last event (the checkpoint after it), or `after` for an empty page. */
   last: number;
-  /** The page's events the projector handles, in log order, personal fields opened. */
+  /** The page's events the projector handles, in log order, personal fields opened (unless it reads them sealed). */
   handled: RecordedEvent[];
 }
 
@@ -17,14 +18,15 @@ const opening = (store: EventStore): Opening | undefined =>
   'sealedStore' in store && 'openEvents' in store ? (store as unknown as Opening) : undefined;
 
 /**
- * Reads one page after `after` and keeps the events `handles` names. Through the encrypting store the page is
- * read as stored and only the kept events are opened: a projector never pays to decrypt what it skips (the
- * metrics and retention projectors skip almost every transcript; call_logs skips every download's IP).
+ * Reads one page after `after` and keeps the events the projector handles. Through the encrypting store the page
+ * is read as stored and only the kept events are opened: a projector never pays to decrypt what it skips (the
+ * metrics and retention projectors skip almost every transcript; call_logs skips every download's IP). A projector
+ * that reads the log `sealed` gets the kept events as stored, and copies their sealed fields as they are.
  */
-export async function readProjectorPage(store: EventStore, after: number, limit: number, handles: ReadonlySet<string>): Promise<ProjectorPage> {
+export async function readProjectorPage(store: EventStore, after: number, limit: number, projector: Pick<Projector, 'handles' | 'sealed'>): Promise<ProjectorPage> {
   const o = opening(store);
   const page = await (o ? o.sealedStore : store).readAll({ after, limit });
-  const kept = page.filter((e) => handles.has(e.type));
-  const handled = o && kept.length > 0 ? await o.openEvents(kept) : kept;
+  const kept = page.filter((e) => projector.handles.has(e.type));
+  const handled = o && kept.length > 0 && !projector.sealed ? await o.openEvents(kept) : kept;
   return { size: page.length, last: page.length > 0 ? page[page.length - 1]!.position : after, handled };
 }

@@ -48,7 +48,7 @@ export function createProjectionRunner(opts: RunnerOptions): ProjectionRunner {
   async function step(p: Projector): Promise<number> {
     const from = cached.get(p.name) ?? (await readCheckpoint(db, p.name));
     cached.set(p.name, from);
-    const page = await readProjectorPage(store, from, batchSize, p.handles);
+    const page = await readProjectorPage(store, from, batchSize, p);
     if (page.size === 0) return 0;
     const to = page.last;
     const handled = page.handled;

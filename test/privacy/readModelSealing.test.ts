@@ -44,6 +44,15 @@ for (const backend of await backends()) {
     assert.not.match(raw.search!, /molar/);
     const downloads = await sql<{ ip: string; user_agent: string }>`select ip, user_agent from ${sql.table('recording_downloads')} where call_id = ${callId}`.execute(h.service.database.db);
     assert.equal(downloads.rows.map((r) => [r.ip.startsWith('pii1:'), r.user_agent.startsWith('pii1:')]), [[true, true]]);
+    // A column is sealed under the name of the event field it copies: the same bytes as in the log (the call_logs
+    // projector copies them without opening; recording_downloads seals the opened value to the same text).
+    const logged = async (type: string, fields: string[]) =>
+      (await sql<Record<string, string | null>>`select ${sql.join(fields.map((f) => sql`data ->> ${f}::text as ${sql.id(f)}`))} from ${sql.table('events')}
+        where type = ${type} and data ->> 'callId' = ${callId} order by position limit 1`.execute(h.service.database.db)).rows[0]!;
+    const ended = await logged('CallEnded', ['customerNumber', 'transcript', 'summary', 'recordingUrl']);
+    assert.equal([raw.customer_number, raw.transcript, raw.summary, raw.recording_source_url], [ended.customerNumber, ended.transcript, ended.summary, ended.recordingUrl]);
+    const accessed = await logged('RecordingAccessed', ['ip', 'userAgent']);
+    assert.equal(downloads.rows.map((r) => [r.ip, r.user_agent]), [[accessed.ip, accessed.userAgent]]);
 
     // The same webhook again: the same event, the same row.
     const before = await tableChecksum(h.service.database.db, 'call_logs');

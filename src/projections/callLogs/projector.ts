@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { RecordedEvent } from '../../events/port.ts';
 import { searchVector } from '../../privacy/blindSearch.ts';
 import type { Keyring } from '../../privacy/keyring.ts';
+import { PERSONAL_COLUMNS } from '../../privacy/fields.ts';
 import { openValue, prepareCallKeys, sealColumns, type CallKeys } from '../../privacy/openRows.ts';
 import type { Projector } from '../projector.ts';
 import { CALL_LOG_COLUMNS, CALL_LOG_INT8, CALL_LOG_TIMESTAMPS, type CallLogRow } from './columns.ts';
@@ -28,9 +29,12 @@ const callIdOf = (e: RecordedEvent) => (e.data as { callId: string }).callId;
 
 /**
  * call_logs: one row per call. Each batch loads the rows it touches, evolves them in memory with the pure
- * evolveCallLog (plaintext in, plaintext out), seals their personal columns with the call's data keys
- * (fetched by `prepare`, before the transaction) and writes them back with one upsert (a single JSON
- * parameter), so a rebuild runs at the speed of reading the log.
+ * evolveCallLog and writes them back with one upsert (a single JSON parameter), so a rebuild runs at the speed
+ * of reading the log. With a keyring it reads the log sealed: a personal column is sealed under the name of the
+ * field it copies, so evolveCallLog carries the sealed values from the events to the row untouched. The write
+ * step (sealColumns, with the calls' key states fetched by `prepare` before the transaction) seals what an event
+ * written before encryption brought in plaintext and empties what a destroyed key sealed; only the text to index
+ * is opened, for the rows whose text changed.
  *
  * `search` is a blind index: the tsvector of the blinded tokens of transcript and summary (privacy/blindSearch.ts).
  *
@@ -43,6 +47,7 @@ export function createCallLogsProjector(keyring: Keyring | undefined): Projector
     tables: ['call_logs'],
     handles: CALL_LOG_EVENTS,
     partitionKey: callIdOf,
+    sealed: Boolean(keyring),
     prepare: keyring ? (events) => prepareCallKeys(keyring, events) : undefined,
     async apply(trx, events, prepared) {
       const keys = prepared as CallKeys | undefined;
@@ -69,9 +74,10 @@ export function createCallLogsProjector(keyring: Keyring | undefined): Projector
         const row = keys ? sealColumns('call_logs', plain, id, keys) : plain;
         const old = before.get(id);
         if (old && old.transcript === row.transcript && old.summary === row.summary) return { ...row, search: null };
-        // The text as indexed: the plaintext (a column the batch did not change is still sealed: open it; a
-        // destroyed key leaves nothing to index).
-        const text = (c: 'transcript' | 'summary') => (keys ? (openValue(keys, id, 'transcript', c, row[c] === null ? null : plain[c]) as string | null) : plain[c]);
+        // The text as indexed: opened (a destroyed key leaves nothing to index; plaintext from an event written
+        // before encryption is indexed as it came).
+        const text = (c: 'transcript' | 'summary') =>
+          keys ? (row[c] === null ? null : (openValue(keys, id, 'transcript', PERSONAL_COLUMNS.call_logs[c].field, plain[c]) as string | null)) : plain[c];
         return { ...row, search: searchVector(keyring?.searchKey, [text('transcript'), text('summary')]) };
       });
       await sql`
