@@ -14,8 +14,13 @@ import { blindToken } from './crypto.ts';
 
 /** Normalised words of a text: Unicode NFKC, lower case, split on everything that is not a letter, mark or digit. */
 export function searchWords(text: string): string[] {
+  // ASCII text (most transcripts) is its own NFKC form, and its letters, marks and digits are [a-z0-9] once lower
+  // case: the same words, without the Unicode passes (indexing is on the path of every projected report).
+  if (ASCII.test(text)) return text.toLowerCase().match(/[a-z0-9]+/g) ?? [];
   return text.normalize('NFKC').toLowerCase().match(/[\p{L}\p{M}\p{N}]+/gu) ?? [];
 }
+
+const ASCII = /^[\x00-\x7f]*$/;
 
 /**
  * Blinded tokens of words already seen, per search key: transcripts share most of their words, and one HMAC per

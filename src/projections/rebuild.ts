@@ -47,27 +47,45 @@ export async function rebuildProjection(
 
   let position = 0;
   let events = 0;
+  // The projector's tables are its scratch copies; any other table it reads is the live one.
+  const scratchDb = withTablesIn(db, projector.tables, scratch);
   const replayUntil = async (limit: number) => {
-    // Read ahead: the next page is fetched while the current one is applied.
-    let next = readProjectorPage(store, position, batchSize, projector.handles);
-    for (;;) {
-      const page = await next;
-      if (page.size === batchSize && page.last < limit) next = readProjectorPage(store, page.last, batchSize, projector.handles);
-      const handled = page.handled.filter((e) => e.position <= limit);
-      // Rows of different partitions (calls) are disjoint: apply them on two connections at once (the
-      // text indexing of call_logs is CPU work in the database). Each partition keeps its log order.
-      // The projector's tables are its scratch copies; any other table it reads is the live one.
-      const scratchDb = withTablesIn(db, projector.tables, scratch);
-      await Promise.all(
-        partitions(projector, handled).map(async (part) => {
-          const prepared = await projector.prepare?.(part);
-          await scratchDb.transaction().execute((t) => projector.apply(t, part, prepared));
-        }),
-      );
-      events += handled.length;
-      position = Math.min(page.last, limit);
-      opts.onProgress?.(position);
-      if (page.size < batchSize || page.last >= limit) return;
+    // Rows of different partitions (calls) are disjoint, so each partition is a lane of its own: a lane applies its
+    // part of each page in log order, one transaction after the other on its own connection, without waiting for
+    // the other lanes. Pages are read ahead. So the database writes one lane's rows while this process evolves,
+    // seals and indexes another's, and reads the next page meanwhile.
+    const lanes: Array<Promise<void>> = Array.from({ length: LANES }, () => Promise.resolve());
+    const pending: Array<Promise<void>> = [];
+    let next = readProjectorPage(store, position, batchSize, projector);
+    try {
+      for (;;) {
+        const page = await next;
+        const more = page.size === batchSize && page.last < limit;
+        if (more) next = readProjectorPage(store, page.last, batchSize, projector);
+        const handled = page.handled.filter((e) => e.position <= limit);
+        const applied = partitions(projector, handled).map((part, lane) =>
+          (lanes[lane] = lanes[lane]!.then(async () => {
+            if (part.length === 0) return;
+            const prepared = await projector.prepare?.(part);
+            await scratchDb.transaction().execute((t) => projector.apply(t, part, prepared));
+          })),
+        );
+        const reached = Math.min(page.last, limit);
+        pending.push(
+          Promise.all(applied).then(() => {
+            events += handled.length;
+            position = reached;
+            opts.onProgress?.(position);
+          }),
+        );
+        // At most a few pages in memory: wait for the oldest before reading further.
+        while (pending.length > PAGES_AHEAD) await pending.shift();
+        if (!more) break;
+      }
+      while (pending.length > 0) await pending.shift();
+    } finally {
+      // On a failure, let the lanes stop before the caller goes on (their errors are the one already thrown).
+      await Promise.allSettled([...lanes, ...pending, next]);
     }
   };
 
@@ -112,15 +130,17 @@ export async function tableChecksum(db: Kysely<DB>, table: string): Promise<{ ro
   });
 }
 
-const PARALLEL = 2;
+/** Partitions applied at once by a rebuild (connections it holds besides the one reading the log). */
+const LANES = 2;
+/** Pages read and not yet applied by every lane, at most. */
+const PAGES_AHEAD = 3;
 
-/** The events split by the projector's partition key, in log order within each part (one part without a key). */
+/** The events split by the projector's partition key into LANES parts, in log order within each part (one part without a key). */
 function partitions(projector: Projector, events: RecordedEvent[]): RecordedEvent[][] {
-  if (events.length === 0) return [];
   if (!projector.partitionKey) return [events];
-  const parts: RecordedEvent[][] = Array.from({ length: PARALLEL }, () => []);
-  for (const e of events) parts[hash(projector.partitionKey(e)) % PARALLEL]!.push(e);
-  return parts.filter((p) => p.length > 0);
+  const parts: RecordedEvent[][] = Array.from({ length: LANES }, () => []);
+  for (const e of events) parts[hash(projector.partitionKey(e)) % LANES]!.push(e);
+  return parts;
 }
 
 function hash(s: string): number {

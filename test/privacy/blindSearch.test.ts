@@ -66,4 +66,12 @@ test('words are normalised: NFKC, lower case, split on what is not a letter, mar
   assert.is(blindQuery(key, 'ＣＲＯＷＮ'), blindQuery(key, 'crown'));
 });
 
+test('ASCII text splits into the same words as through the Unicode rules', () => {
+  const unicode = (t: string) => t.normalize('NFKC').toLowerCase().match(/[\p{L}\p{M}\p{N}]+/gu) ?? [];
+  const every = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i)).join('');
+  for (const t of [every, `${every}AbC9`, 'AI: Thank you for calling, ROOT-canal_x2 at 10:30?\n', '', '--  --']) assert.equal(searchWords(t), unicode(t), JSON.stringify(t));
+  // One character outside ASCII sends the whole text through NFKC.
+  assert.equal(searchWords('ﬁx AND Fix'), ['fix', 'and', 'fix']);
+});
+
 test.run();

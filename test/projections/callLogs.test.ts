@@ -130,6 +130,44 @@ for (const backend of await backends()) {
     }
   });
 
+  test('a rebuild that fails in one lane rejects with its error and leaves the live table as it was', async () => {
+    const t = await backend.open();
+    const store = createPostgresEventStore(t.database);
+    const keyring = testKeyring(t.database);
+    const callLogsProjector = createCallLogsProjector(keyring);
+    const runner = createProjectionRunner({ database: t.database, store, projectors: [callLogsProjector], instanceId: 'test' });
+    try {
+      await seed(store, 10);
+      await runner.catchUp();
+      const live = await tableChecksum(t.database.db, 'call_logs');
+      const checkpoint = (await runner.positions()).call_logs;
+      let batches = 0;
+      const failing = {
+        ...callLogsProjector,
+        async apply(...args: Parameters<typeof callLogsProjector.apply>) {
+          if (++batches === 5) throw new Error('disk full in lane');
+          return callLogsProjector.apply(...args);
+        },
+      };
+      try {
+        await rebuildProjection(t.database.db, store, failing, { batchSize: 10 });
+        assert.unreachable('the rebuild went on past a failed batch');
+      } catch (err) {
+        assert.match((err as Error).message, /disk full in lane/);
+      }
+      assert.ok(batches >= 5);
+      assert.equal(await tableChecksum(t.database.db, 'call_logs'), live);
+      assert.is((await runner.positions()).call_logs, checkpoint);
+      // The next rebuild starts over and completes.
+      await rebuildProjection(t.database.db, store, callLogsProjector, { batchSize: 10 });
+      assert.equal(await tableChecksum(t.database.db, 'call_logs'), live);
+    } finally {
+      await runner.stop();
+      await store.close();
+      await t.close();
+    }
+  });
+
   test('two runners on one database: each event applied exactly once', async () => {
     const t = await backend.open();
     const store = createPostgresEventStore(t.database);
