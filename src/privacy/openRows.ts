@@ -4,8 +4,9 @@ import { keyId, type KeyPurpose, type KeyState, type Keyring } from './keyring.t
 
 /**
  * Personal columns of the read models (PERSONAL_COLUMNS), sealed on write and opened on read with the call's
- * data keys. The projectors stay pure (plaintext in, plaintext out); their write step seals, and every reader
- * opens through openRows, so no route, process or command handles sealed text.
+ * data keys. The projectors' evolve functions stay pure and do not care whether a value is sealed (call_logs is
+ * handed the log's sealed values, recording_downloads opened ones); their write step seals what is plaintext, and
+ * every reader opens through openRows, so no route, process or command handles sealed text.
  *
  * - A value is sealed with the call's key for the column's purpose, under the name of the event field the column
  *   copies (PERSONAL_COLUMNS), deterministically: a rebuild writes the same bytes as the live projection. A value
