@@ -79,6 +79,12 @@ export interface EventStore {
   readStream(streamId: string, opts?: { fromRevision?: number; limit?: number }): Promise<RecordedEvent[]>;
   /** One page of the global log, in position order. A returned page never skips an event that commits later. */
   readAll(opts: ReadAllOptions): Promise<RecordedEvent[]>;
+  /**
+   * Optional: one page of the global log's events of these types only, in position order, never skipping one that
+   * commits later. A page shorter than `limit` holds every such event committed before the read began: a reader
+   * that took headPosition() first has then seen every event of these types up to that head.
+   */
+  readAllOfTypes?(opts: ReadAllOptions & { types: readonly string[] }): Promise<RecordedEvent[]>;
   /** Catch-up (every event after `after`) then live, until closed. */
   subscribe(after: Position, opts?: { batchSize?: number }): Subscription;
   /** Highest committed position visible to readers (0 when empty). */

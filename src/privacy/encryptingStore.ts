@@ -208,6 +208,8 @@ export function createEncryptingEventStore<S extends EventStore & { queueFull?: 
     async readAll(opts) {
       return openEvents(await inner.readAll(opts));
     },
+    // Only where the store underneath can (the spread above would otherwise hand out its sealed pages).
+    readAllOfTypes: inner.readAllOfTypes ? async (opts) => openEvents(await inner.readAllOfTypes!(opts)) : undefined,
     subscribe(after, opts) {
       return openingSubscription(inner.subscribe(after, opts), openEvents, opts?.batchSize ?? 500);
     },

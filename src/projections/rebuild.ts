@@ -56,27 +56,37 @@ export async function rebuildProjection(
     // seals and indexes another's, and reads the next page meanwhile.
     const lanes: Array<Promise<void>> = Array.from({ length: LANES }, () => Promise.resolve());
     const pending: Array<Promise<void>> = [];
-    let next = readProjectorPage(store, position, batchSize, projector);
+    // A lane or a read-ahead may fail while this loop awaits something else: each such promise has a handler from
+    // the start (the error is thrown where the promise is awaited), so a failure never goes unhandled meanwhile.
+    const held = <T>(p: Promise<T>): Promise<T> => {
+      p.catch(() => {});
+      return p;
+    };
+    let next = held(readProjectorPage(store, position, batchSize, projector));
     try {
       for (;;) {
         const page = await next;
-        const more = page.size === batchSize && page.last < limit;
-        if (more) next = readProjectorPage(store, page.last, batchSize, projector);
+        const more = !page.atHead && page.last < limit;
+        if (more) next = held(readProjectorPage(store, page.last, batchSize, projector));
         const handled = page.handled.filter((e) => e.position <= limit);
         const applied = partitions(projector, handled).map((part, lane) =>
-          (lanes[lane] = lanes[lane]!.then(async () => {
-            if (part.length === 0) return;
-            const prepared = await projector.prepare?.(part);
-            await scratchDb.transaction().execute((t) => projector.apply(t, part, prepared));
-          })),
+          (lanes[lane] = held(
+            lanes[lane]!.then(async () => {
+              if (part.length === 0) return;
+              const prepared = await projector.prepare?.(part);
+              await scratchDb.transaction().execute((t) => projector.apply(t, part, prepared));
+            }),
+          )),
         );
         const reached = Math.min(page.last, limit);
         pending.push(
-          Promise.all(applied).then(() => {
-            events += handled.length;
-            position = reached;
-            opts.onProgress?.(position);
-          }),
+          held(
+            Promise.all(applied).then(() => {
+              events += handled.length;
+              position = reached;
+              opts.onProgress?.(position);
+            }),
+          ),
         );
         // At most a few pages in memory: wait for the oldest before reading further.
         while (pending.length > PAGES_AHEAD) await pending.shift();

@@ -45,11 +45,12 @@ export function createProjectionRunner(opts: RunnerOptions): ProjectionRunner {
   const loops: Promise<void>[] = [];
   const cached = new Map<string, number>();
 
-  async function step(p: Projector): Promise<number> {
+  /** Applies one page; true when more of the log waits to be read now (the page stopped short of the head). */
+  async function step(p: Projector): Promise<boolean> {
     const from = cached.get(p.name) ?? (await readCheckpoint(db, p.name));
     cached.set(p.name, from);
     const page = await readProjectorPage(store, from, batchSize, p);
-    if (page.size === 0) return 0;
+    if (page.last <= from) return false;
     const to = page.last;
     const handled = page.handled;
     try {
@@ -60,12 +61,12 @@ export function createProjectionRunner(opts: RunnerOptions): ProjectionRunner {
       });
     } catch (err) {
       cached.delete(p.name);
-      if (err instanceof LostRace) return 0;
+      if (err instanceof LostRace) return false;
       throw err;
     }
     cached.set(p.name, to);
     opts.onBatch?.(p.name, to, handled.length);
-    return page.size;
+    return !page.atHead;
   }
 
   async function loop(p: Projector) {
@@ -78,9 +79,9 @@ export function createProjectionRunner(opts: RunnerOptions): ProjectionRunner {
           await sleep(Math.min(1000, leaseMs / 3));
           continue;
         }
-        const n = await step(p);
+        const more = await step(p);
         failures = 0;
-        if (n < batchSize) await store.waitForAppend(idleWaitMs);
+        if (!more) await store.waitForAppend(idleWaitMs);
       } catch (err) {
         failures += 1;
         logger.error({ err, projector: p.name, errorCode: 'database_unavailable' }, 'projection batch failed; retrying');

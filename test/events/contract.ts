@@ -1,8 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomUUID } from 'node:crypto';
-import type { EventStore, RecordedEvent } from '../../src/events/port.ts';
-import { statusEvent } from '../support/events.ts';
+import type { EventStore, NewEvent, RecordedEvent } from '../../src/events/port.ts';
+import { meta, statusEvent } from '../support/events.ts';
 
 export interface StoreHarness {
   store: EventStore;
@@ -201,6 +201,38 @@ export function eventStoreContract(label: string, open: () => Promise<StoreHarne
     assert.ok(results.every((r) => r.ok));
     assert.is(seen.length, n);
     assert.is(new Set(seen.map((e) => e.eventId)).size, n);
+  });
+
+  test('typed pages during concurrent appends: a short page has seen every event of its types up to the head read before it', async ({ store }) => {
+    // An optional capability (PostgreSQL, PGlite): a store without it is read in whole pages by the projectors.
+    if (!store.readAllOfTypes) return;
+    const n = 1200;
+    const held = (i: number): NewEvent => ({ eventId: randomUUID(), type: 'CallHeld', data: { callId: `typed-${i}`, orgId: 'org-test', reason: `hold ${i}` }, metadata: meta() });
+    const seen: RecordedEvent[] = [];
+    let done = false;
+    let steps = 0;
+    const reader = (async () => {
+      let after = 0;
+      while (!done || seen.length < n / 3) {
+        const head = await store.headPosition();
+        const page = await store.readAllOfTypes!({ after, limit: 20, types: ['CallHeld'] });
+        assert.ok(page.every((e) => e.type === 'CallHeld' && e.position > after));
+        seen.push(...page);
+        after = page.length === 20 ? page[page.length - 1]!.position : Math.max(after, head, page.at(-1)?.position ?? 0);
+        steps++;
+        if (page.length < 20) await new Promise((r) => setTimeout(r, 1));
+      }
+    })();
+    // Two events of another type for each hold, interleaved by concurrent writers.
+    const writes = Array.from({ length: n }, (_, i) => store.append(`call-typed-${i % 89}`, [i % 3 === 0 ? held(i) : statusEvent(`typed-${i}`)], 'any'));
+    const results = await Promise.all(writes);
+    done = true;
+    await within(reader, 20_000, () => `typed reader saw ${seen.length} of ${n / 3}`);
+    assert.ok(results.every((r) => r.ok));
+    assert.is(seen.length, n / 3);
+    assert.is(new Set(seen.map((e) => e.eventId)).size, n / 3);
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i]!.position > seen[i - 1]!.position, 'positions increase');
+    assert.ok(steps > 1);
   });
 
   test('subscription: catch-up, then live, and nothing missed or repeated across a restart', async (ctx) => {

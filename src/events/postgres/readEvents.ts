@@ -36,6 +36,26 @@ export async function readAllPage(db: Kysely<DB>, after: Position, limit: number
   return rows.map(toRecordedEvent);
 }
 
+/**
+ * One page of the log's events of `types` after `after`, in position order. Positions commit in order (the head
+ * row serialises appends), so what a statement sees is a prefix of the log: the page skips nothing.
+ *
+ * One range of the (type, position) index per type, merged in position order: the merge pulls from each range only
+ * as far as the page needs, so a page costs its own rows whether its types are one event in two or one in a
+ * million, whatever the planner's statistics say (`type = any(…)` would be read as a filter over the whole log
+ * after `after`, or as every match sorted).
+ */
+export async function readAllPageOfTypes(db: Kysely<DB>, after: Position, limit: number, types: readonly string[]): Promise<RecordedEvent[]> {
+  if (types.length === 0) return [];
+  const list = sql.join(columns.map((c) => sql.ref(c)));
+  const range = (type: string) =>
+    sql`(select ${list} from ${sql.table('events')} where type = ${type} and position > ${after} order by position limit ${limit})`;
+  const rows = await sql<EventRow>`
+    select ${list} from (${sql.join([...new Set(types)].map(range), sql` union all `)}) as page
+     order by position limit ${limit}`.execute(db);
+  return rows.rows.map(toRecordedEvent);
+}
+
 export async function readStreamEvents(db: Kysely<DB>, streamId: string, fromRevision = 0, limit = 100_000): Promise<RecordedEvent[]> {
   const rows = await db
     .selectFrom('events')

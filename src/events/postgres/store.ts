@@ -7,7 +7,7 @@ import { pollingSubscription } from '../subscription.ts';
 import { eventsChannel } from '../../db/connect.ts';
 import { AppendQueueFullError, AppendTimeoutError } from '../appendErrors.ts';
 import { appendBatch, type AppendRequest } from './appendBatch.ts';
-import { readAllPage, readHeadPosition, readStreamEvents } from './readEvents.ts';
+import { readAllPage, readAllPageOfTypes, readHeadPosition, readStreamEvents } from './readEvents.ts';
 
 export interface PostgresEventStoreOptions {
   logger?: Logger;
@@ -141,6 +141,9 @@ export function createPostgresEventStore(database: Database, opts: PostgresEvent
     },
     readAll({ after, limit }) {
       return readAllPage(db, after, limit);
+    },
+    readAllOfTypes({ after, limit, types }) {
+      return readAllPageOfTypes(db, after, limit, types);
     },
     subscribe(after, o = {}) {
       void ensureListening();
