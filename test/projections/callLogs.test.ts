@@ -3,16 +3,18 @@ import * as assert from 'uvu/assert';
 import { sql } from 'kysely';
 import { decideCallEnded, decideStatusChanged } from '../../src/commands/callIngest.ts';
 import type { EventStore, RecordedEvent } from '../../src/events/port.ts';
+import type { Keyring } from '../../src/privacy/keyring.ts';
+import type { Projector } from '../../src/projections/projector.ts';
 import { createPostgresEventStore } from '../../src/events/postgres/store.ts';
 import { evolveCallLog } from '../../src/projections/callLogs/evolve.ts';
 import { createCallLogsProjector } from '../../src/projections/callLogs/projector.ts';
 import { blindToken } from '../../src/privacy/crypto.ts';
 import { testKeyring } from '../support/keyring.ts';
 import { rebuildProjection, tableChecksum } from '../../src/projections/rebuild.ts';
-import { createProjectionRunner } from '../../src/projections/runner.ts';
+import { createProjectionRunner, type ProjectionRunner } from '../../src/projections/runner.ts';
 import { EndOfCallReport, normaliseReport, normaliseStatus, StatusUpdate } from '../../src/vapi/messages.ts';
 import { loadVapiFixture, listVapiFixtures } from '../fixtures/vapi/index.ts';
-import { backends } from '../support/databases.ts';
+import { backends, type TestDb } from '../support/databases.ts';
 import { eventually } from '../support/eventually.ts';
 
 const FIXED = new Date('2026-11-20T10:00:00.000Z');
@@ -73,13 +75,27 @@ function test_pure() {
 for (const backend of await backends()) {
   const test = suite(`call_logs projection [${backend.name}]`);
 
-  test('live projection equals a rebuild from zero, and rebuilding twice gives the same checksum', async () => {
+  /** A fresh database with the log, a keyring, the call_logs projector and one runner of it; closed after `fn`. */
+  const withProjection = async (
+    fn: (h: { t: TestDb; store: EventStore; keyring: Keyring; callLogsProjector: Projector; runner: ProjectionRunner }) => Promise<void>,
+    runnerOpts: { batchSize?: number } = {},
+  ) => {
     const t = await backend.open();
     const store = createPostgresEventStore(t.database);
     const keyring = testKeyring(t.database);
     const callLogsProjector = createCallLogsProjector(keyring);
-    const runner = createProjectionRunner({ database: t.database, store, projectors: [callLogsProjector], instanceId: 'test', batchSize: 37 });
+    const runner = createProjectionRunner({ database: t.database, store, projectors: [callLogsProjector], instanceId: 'test', ...runnerOpts });
     try {
+      await fn({ t, store, keyring, callLogsProjector, runner });
+    } finally {
+      await runner.stop();
+      await store.close();
+      await t.close();
+    }
+  };
+
+  test('live projection equals a rebuild from zero, and rebuilding twice gives the same checksum', () =>
+    withProjection(async ({ t, store, keyring, callLogsProjector, runner }) => {
       await seed(store, 20);
       runner.start();
       const head = await store.headPosition();
@@ -98,20 +114,11 @@ for (const backend of await backends()) {
       // Indexes survive the swap: search still works through the GIN index's column (a blind index: tokens, not words).
       const hits = await t.database.db.selectFrom('call_logs').select('id').where(sql<boolean>`search @@ ${blindToken(keyring.searchKey, 'wednesday')}::tsquery`).execute();
       assert.ok(hits.length > 0);
-    } finally {
-      await runner.stop();
-      await store.close();
-      await t.close();
-    }
-  });
+    }, { batchSize: 37 }),
+  );
 
-  test('a rebuild while new events arrive misses nothing', async () => {
-    const t = await backend.open();
-    const store = createPostgresEventStore(t.database);
-    const keyring = testKeyring(t.database);
-    const callLogsProjector = createCallLogsProjector(keyring);
-    const runner = createProjectionRunner({ database: t.database, store, projectors: [callLogsProjector], instanceId: 'test' });
-    try {
+  test('a rebuild while new events arrive misses nothing', () =>
+    withProjection(async ({ t, store, callLogsProjector, runner }) => {
       await seed(store, 5);
       runner.start();
       const more = seed(store, 8);
@@ -123,20 +130,11 @@ for (const backend of await backends()) {
       const afterLive = await tableChecksum(t.database.db, 'call_logs');
       await rebuildProjection(t.database.db, store, callLogsProjector);
       assert.equal(await tableChecksum(t.database.db, 'call_logs'), afterLive);
-    } finally {
-      await runner.stop();
-      await store.close();
-      await t.close();
-    }
-  });
+    }),
+  );
 
-  test('a rebuild that fails in one lane rejects with its error and leaves the live table as it was', async () => {
-    const t = await backend.open();
-    const store = createPostgresEventStore(t.database);
-    const keyring = testKeyring(t.database);
-    const callLogsProjector = createCallLogsProjector(keyring);
-    const runner = createProjectionRunner({ database: t.database, store, projectors: [callLogsProjector], instanceId: 'test' });
-    try {
+  test('a rebuild that fails in one lane rejects with its error and leaves the live table as it was', () =>
+    withProjection(async ({ t, store, callLogsProjector, runner }) => {
       await seed(store, 10);
       await runner.catchUp();
       const live = await tableChecksum(t.database.db, 'call_logs');
@@ -161,12 +159,8 @@ for (const backend of await backends()) {
       // The next rebuild starts over and completes.
       await rebuildProjection(t.database.db, store, callLogsProjector, { batchSize: 10 });
       assert.equal(await tableChecksum(t.database.db, 'call_logs'), live);
-    } finally {
-      await runner.stop();
-      await store.close();
-      await t.close();
-    }
-  });
+    }),
+  );
 
   test('two runners on one database: each event applied exactly once', async () => {
     const t = await backend.open();
