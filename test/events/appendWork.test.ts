@@ -112,5 +112,23 @@ for (const backend of await backends()) {
     }
   });
 
+  test('a large event is stored out of line as it is, without a compression attempt (sealed text does not compress)', async () => {
+    const t = await backend.open();
+    try {
+      const { db } = t.database;
+      // Compressible on purpose: were the column still compressed, pglz would take it (and try every sealed value too).
+      const big = { ...event(1), data: { callId: 'c-big', orgId: 'org-1', transcript: 'AI: hello. '.repeat(2000) } };
+      const [r] = await appendBatch(db, [{ streamId: 'call-big', expected: 'no_stream', events: [big] }]);
+      if (!r!.ok) throw new Error(r!.error.message);
+      const row = await sql<{ compression: string | null; size: number }>`
+        select pg_column_compression(data) as compression, pg_column_size(data) as size
+          from ${sql.table('events')} where position = ${r!.positions[0]!}`.execute(db);
+      assert.is(row.rows[0]!.compression, null);
+      assert.ok(Number(row.rows[0]!.size) > 20_000, `stored ${row.rows[0]!.size} bytes`);
+    } finally {
+      await t.close();
+    }
+  });
+
   test.run();
 }
