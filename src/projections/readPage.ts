@@ -35,6 +35,8 @@ export async function readProjectorPage(store: EventStore, after: number, limit:
   let atHead: boolean;
   if (source.readAllOfTypes) {
     const head = await source.headPosition();
+    // Nothing appended since the checkpoint (an idle poll): no page to read, and no union of index ranges to plan.
+    if (head <= after) return { last: after, atHead: true, handled: [] };
     kept = await source.readAllOfTypes({ after, limit, types: [...projector.handles] });
     atHead = kept.length < limit;
     const lastKept = kept.length > 0 ? kept[kept.length - 1]!.position : after;
