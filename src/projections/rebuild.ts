@@ -35,6 +35,7 @@ export async function rebuildProjection(
   const deferred: string[] = [];
   for (const t of projector.tables) {
     await sql`create table ${sql.id(scratch, t)} (like ${sql.id(schema, t)} including all)`.execute(db);
+    await nameIndexesAsLive(db, schema, scratch, t);
     const indexes = await sql<{ name: string; def: string }>`
       select c.relname as name, pg_get_indexdef(i.indexrelid) as def
         from pg_index i join pg_class c on c.oid = i.indexrelid
@@ -100,8 +101,12 @@ export async function rebuildProjection(
   };
 
   await replayUntil(Number.MAX_SAFE_INTEGER);
-  // Index definitions as PostgreSQL itself printed them for the scratch tables (catalog text, no input).
-  for (const def of deferred) await sql.raw(def).execute(db);
+  // Index definitions as PostgreSQL itself printed them for the scratch tables (catalog text, no input). A bulk
+  // build of a large table may outlast the service's statement timeout, which is meant for requests, not for this.
+  await db.transaction().execute(async (trx) => {
+    await sql`set local statement_timeout = 0`.execute(trx);
+    for (const def of deferred) await sql.raw(def).execute(trx);
+  });
 
   // Swap. The copies must contain exactly what the live checkpoint covers (or more). Catch up outside the
   // swap transaction (an embedded database has one connection, which the transaction holds); if the live
@@ -125,8 +130,35 @@ export async function rebuildProjection(
   await sql`drop schema if exists ${sql.id(scratch)} cascade`.execute(db);
   // The new tables have no planner statistics until autovacuum (PostgreSQL) or the embedded maintenance
   // (PGlite) gets to them: without them, lookups by an indexed column are planned as sequential scans.
-  for (const t of projector.tables) await sql`analyze ${sql.id(schema, t)}`.execute(db);
+  await db.transaction().execute(async (trx) => {
+    await sql`set local statement_timeout = 0`.execute(trx);
+    for (const t of projector.tables) await sql`analyze ${sql.id(schema, t)}`.execute(trx);
+  });
   return { projector: projector.name, events, position, ms: Date.now() - started };
+}
+
+/**
+ * `create table … (like … including all)` names the copy's indexes after their columns; the live table's may have
+ * other names (a migration's). Each copy's index takes the name of the live index with the same definition, so
+ * the swapped-in table keeps the names migrations refer to (an index name is unique within its schema only).
+ */
+async function nameIndexesAsLive(db: Kysely<DB>, schema: string, scratch: string, table: string): Promise<void> {
+  const pairs = await sql<{ copy: string; live: string }>`
+    with indexes as (
+      select n.nspname as schema, c.relname as name, i.indisunique as is_unique,
+             substr(pg_get_indexdef(i.indexrelid), strpos(pg_get_indexdef(i.indexrelid), ' USING ')) as body
+        from pg_index i
+        join pg_class c on c.oid = i.indexrelid
+        join pg_class t on t.oid = i.indrelid
+        join pg_namespace n on n.oid = t.relnamespace
+       where t.relname = ${table} and n.nspname in (${schema}, ${scratch})
+    ), numbered as (
+      select *, row_number() over (partition by schema, is_unique, body order by name) as k from indexes
+    )
+    select s.name as copy, l.name as live
+      from numbered s join numbered l on l.is_unique = s.is_unique and l.body = s.body and l.k = s.k
+     where s.schema = ${scratch} and l.schema = ${schema} and s.name <> l.name`.execute(db);
+  for (const p of pairs.rows) await sql`alter index ${sql.id(scratch, p.copy)} rename to ${sql.id(p.live)}`.execute(db);
 }
 
 /** An order-independent fingerprint of a table's contents (md5 over the sorted rows, timestamps in UTC). */

@@ -72,6 +72,15 @@ function test_pure() {
   test.run();
 }
 
+/** The table's indexes, each as `name definition` (the definition without its name and schema), sorted. */
+async function indexesOf(t: TestDb, table: string): Promise<string[]> {
+  const r = await sql<{ ix: string }>`
+    select c.relname || ' ' || substr(pg_get_indexdef(i.indexrelid), strpos(pg_get_indexdef(i.indexrelid), ' USING ')) as ix
+      from pg_index i join pg_class c on c.oid = i.indexrelid
+     where i.indrelid = ${`${t.database.schema}.${table}`}::regclass order by 1`.execute(t.database.db);
+  return r.rows.map((x) => x.ix);
+}
+
 for (const backend of await backends()) {
   const test = suite(`call_logs projection [${backend.name}]`);
 
@@ -104,6 +113,8 @@ for (const backend of await backends()) {
       const live = await tableChecksum(t.database.db, 'call_logs');
       assert.ok(live.rows > 0);
       const liveRows = await t.database.db.selectFrom('call_logs').selectAll().orderBy('id').execute();
+      const liveIndexes = await indexesOf(t, 'call_logs');
+      assert.ok(liveIndexes.some((i) => i.startsWith('call_logs_org_ended_idx ')), JSON.stringify(liveIndexes));
       const r1 = await rebuildProjection(t.database.db, store, callLogsProjector, { batchSize: 50 });
       assert.is(r1.position, head);
       const rebuilt = await tableChecksum(t.database.db, 'call_logs');
@@ -111,6 +122,8 @@ for (const backend of await backends()) {
       assert.equal(await t.database.db.selectFrom('call_logs').selectAll().orderBy('id').execute(), liveRows);
       await rebuildProjection(t.database.db, store, callLogsProjector);
       assert.equal(await tableChecksum(t.database.db, 'call_logs'), live);
+      // The swapped-in table has the live table's indexes under their names (migrations refer to them by name).
+      assert.equal(await indexesOf(t, 'call_logs'), liveIndexes);
       // Indexes survive the swap: search still works through the GIN index's column (a blind index: tokens, not words).
       const hits = await t.database.db.selectFrom('call_logs').select('id').where(sql<boolean>`search @@ ${blindToken(keyring.searchKey, 'wednesday')}::tsquery`).execute();
       assert.ok(hits.length > 0);
