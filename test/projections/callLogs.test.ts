@@ -122,8 +122,13 @@ for (const backend of await backends()) {
       assert.equal(await t.database.db.selectFrom('call_logs').selectAll().orderBy('id').execute(), liveRows);
       await rebuildProjection(t.database.db, store, callLogsProjector);
       assert.equal(await tableChecksum(t.database.db, 'call_logs'), live);
-      // The swapped-in table has the live table's indexes under their names (migrations refer to them by name).
+      // The swapped-in table has the live table's indexes under their names (migrations refer to them by name),
+      // and stores sealed text and the search vector uncompressed as the live one did (migration 017).
       assert.equal(await indexesOf(t, 'call_logs'), liveIndexes);
+      const storage = await sql<{ attname: string; attstorage: string }>`
+        select attname, attstorage from pg_attribute
+         where attrelid = ${`${t.database.schema}.call_logs`}::regclass and attname in ('transcript', 'summary', 'search') order by attname`.execute(t.database.db);
+      assert.equal(storage.rows.map((r) => `${r.attname}:${r.attstorage}`), ['search:e', 'summary:e', 'transcript:e']);
       // Indexes survive the swap: search still works through the GIN index's column (a blind index: tokens, not words).
       const hits = await t.database.db.selectFrom('call_logs').select('id').where(sql<boolean>`search @@ ${blindToken(keyring.searchKey, 'wednesday')}::tsquery`).execute();
       assert.ok(hits.length > 0);
