@@ -37,6 +37,9 @@ async function seed(store: EventStore, copies: number) {
   }
 }
 
+// Every suite is queued before uvu starts running (an await between suites would start a second run, which
+// prints the first suite's leftover entry as a stray line).
+const BACKENDS = await backends();
 test_pure();
 
 function test_pure() {
@@ -81,7 +84,7 @@ async function indexesOf(t: TestDb, table: string): Promise<string[]> {
   return r.rows.map((x) => x.ix);
 }
 
-for (const backend of await backends()) {
+for (const backend of BACKENDS) {
   const test = suite(`call_logs projection [${backend.name}]`);
 
   /** A fresh database with the log, a keyring, the call_logs projector and one runner of it; closed after `fn`. */
