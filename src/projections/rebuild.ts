@@ -101,12 +101,8 @@ export async function rebuildProjection(
   };
 
   await replayUntil(Number.MAX_SAFE_INTEGER);
-  // Index definitions as PostgreSQL itself printed them for the scratch tables (catalog text, no input). A bulk
-  // build of a large table may outlast the service's statement timeout, which is meant for requests, not for this.
-  await db.transaction().execute(async (trx) => {
-    await sql`set local statement_timeout = 0`.execute(trx);
-    for (const def of deferred) await sql.raw(def).execute(trx);
-  });
+  // Index definitions as PostgreSQL itself printed them for the scratch tables (catalog text, no input).
+  for (const def of deferred) await sql.raw(def).execute(db);
 
   // Swap. The copies must contain exactly what the live checkpoint covers (or more). Catch up outside the
   // swap transaction (an embedded database has one connection, which the transaction holds); if the live
@@ -130,10 +126,7 @@ export async function rebuildProjection(
   await sql`drop schema if exists ${sql.id(scratch)} cascade`.execute(db);
   // The new tables have no planner statistics until autovacuum (PostgreSQL) or the embedded maintenance
   // (PGlite) gets to them: without them, lookups by an indexed column are planned as sequential scans.
-  await db.transaction().execute(async (trx) => {
-    await sql`set local statement_timeout = 0`.execute(trx);
-    for (const t of projector.tables) await sql`analyze ${sql.id(schema, t)}`.execute(trx);
-  });
+  for (const t of projector.tables) await sql`analyze ${sql.id(schema, t)}`.execute(db);
   return { projector: projector.name, events, position, ms: Date.now() - started };
 }
 
