@@ -151,7 +151,10 @@ async function nameIndexesAsLive(db: Kysely<DB>, schema: string, scratch: string
     select s.name as copy, l.name as live
       from numbered s join numbered l on l.is_unique = s.is_unique and l.body = s.body and l.k = s.k
      where s.schema = ${scratch} and l.schema = ${schema} and s.name <> l.name`.execute(db);
-  for (const p of pairs.rows) await sql`alter index ${sql.id(scratch, p.copy)} rename to ${sql.id(p.live)}`.execute(db);
+  // In two steps, so that a copy's generated name that happens to be another live index's name is out of the way first.
+  const parked = pairs.rows.map((p, i) => ({ ...p, parked: `rebuild_index_${i}` }));
+  for (const p of parked) await sql`alter index ${sql.id(scratch, p.copy)} rename to ${sql.id(p.parked)}`.execute(db);
+  for (const p of parked) await sql`alter index ${sql.id(scratch, p.parked)} rename to ${sql.id(p.live)}`.execute(db);
 }
 
 /** An order-independent fingerprint of a table's contents (md5 over the sorted rows, timestamps in UTC). */
