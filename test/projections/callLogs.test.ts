@@ -138,6 +138,30 @@ for (const backend of BACKENDS) {
     }, { batchSize: 37 }),
   );
 
+  test('a pipeline update keeps the stored transcript (its out-of-line chunks are not written again)', () =>
+    withProjection(async ({ t, store, runner }) => {
+      const m = loadVapiFixture('end-of-call-report.no-recording').message;
+      m.artifact = { transcript: 'AI: Harbor Dental, how can I help?\nUser: I would like to move my cleaning.\n'.repeat(80) };
+      const d = decideCallEnded(normaliseReport(EndOfCallReport.parse(m), 'call-toast'), { orgId: 'org-a', correlationId: 'toast', now: FIXED });
+      assert.ok((await store.append(d.streamId, [d.event])).ok);
+      await runner.catchUp();
+      const toast = await sql<{ name: string }>`select reltoastrelid::regclass::text as name from pg_class where oid = ${`${t.database.schema}.call_logs`}::regclass`.execute(t.database.db);
+      const chunks = async () =>
+        (await sql<{ id: string }>`select distinct chunk_id::text as id from ${sql.raw(toast.rows[0]!.name)} order by 1`.execute(t.database.db)).rows.map((r) => r.id);
+      const before = await chunks();
+      assert.ok(before.length > 0, 'the sealed transcript is stored out of line');
+      const path = 'org-a/2026/11/20/call-toast.wav';
+      const upload = { callId: 'call-toast', attempt: 1, storagePath: path, bytes: 4, sha256: 'a'.repeat(64), format: 'wav', codec: 'PCM', contentType: 'audio/wav', durationSeconds: 1, channels: 1, sampleRate: 8000, source: 'payload-url', originalBytes: null, compressionRatio: null };
+      const meta = { correlationId: 'toast', causationId: null, orgId: 'org-a', recordedAt: FIXED.toISOString(), actor: 'system:pipeline' };
+      assert.ok((await store.append(d.streamId, [{ eventId: crypto.randomUUID(), type: 'RecordingUploaded', data: upload, metadata: meta }])).ok);
+      await runner.catchUp();
+      const row = await t.database.db.selectFrom('call_logs').select(['recording_status', 'transcript']).where('id', '=', 'call-toast').executeTakeFirstOrThrow();
+      assert.is(row.recording_status, 'uploaded');
+      assert.ok(row.transcript);
+      assert.equal(await chunks(), before);
+    }),
+  );
+
   test('a rebuild while new events arrive misses nothing', () =>
     withProjection(async ({ t, store, callLogsProjector, runner }) => {
       await seed(store, 5);

@@ -19,9 +19,16 @@ function fromDb(row: Record<string, unknown>): CallLogRow {
 }
 
 const columnList = sql.join(CALL_LOG_COLUMNS.map((c) => sql.ref(c)));
+// The text is indexed only when it changed (see apply): otherwise excluded.search is null, and the row keeps its own
+// search vector, transcript and summary as stored. Assigning the stored values lets PostgreSQL keep their TOAST
+// pointers; assigning the same text afresh would write it out of line again on every pipeline update of the call.
+const TEXT_COLUMNS: readonly string[] = ['transcript', 'summary'];
 const updateList = sql.join([
-  ...CALL_LOG_COLUMNS.filter((c) => c !== 'id').map((c) => sql`${sql.ref(c)} = excluded.${sql.ref(c)}`),
-  // The text is indexed only when it changed (see apply): otherwise excluded.search is null and the row keeps its own.
+  ...CALL_LOG_COLUMNS.filter((c) => c !== 'id').map((c) =>
+    TEXT_COLUMNS.includes(c)
+      ? sql`${sql.ref(c)} = case when excluded.search is null then call_logs.${sql.ref(c)} else excluded.${sql.ref(c)} end`
+      : sql`${sql.ref(c)} = excluded.${sql.ref(c)}`,
+  ),
   sql`search = coalesce(excluded.search, call_logs.search)`,
 ]);
 
