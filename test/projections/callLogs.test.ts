@@ -145,9 +145,13 @@ for (const backend of BACKENDS) {
       const d = decideCallEnded(normaliseReport(EndOfCallReport.parse(m), 'call-toast'), { orgId: 'org-a', correlationId: 'toast', now: FIXED });
       assert.ok((await store.append(d.streamId, [d.event])).ok);
       await runner.catchUp();
-      const toast = await sql<{ name: string }>`select reltoastrelid::regclass::text as name from pg_class where oid = ${`${t.database.schema}.call_logs`}::regclass`.execute(t.database.db);
+      const toast = await sql<{ schema: string; name: string }>`
+        select n.nspname as schema, c.relname as name
+          from pg_class c join pg_namespace n on n.oid = c.relnamespace
+         where c.oid = (select reltoastrelid from pg_class where oid = ${`${t.database.schema}.call_logs`}::regclass)`.execute(t.database.db);
+      const { schema, name } = toast.rows[0]!;
       const chunks = async () =>
-        (await sql<{ id: string }>`select distinct chunk_id::text as id from ${sql.raw(toast.rows[0]!.name)} order by 1`.execute(t.database.db)).rows.map((r) => r.id);
+        (await sql<{ id: string }>`select distinct chunk_id::text as id from ${sql.id(schema, name)} order by 1`.execute(t.database.db)).rows.map((r) => r.id);
       const before = await chunks();
       assert.ok(before.length > 0, 'the sealed transcript is stored out of line');
       const path = 'org-a/2026/11/20/call-toast.wav';
