@@ -101,8 +101,29 @@ export async function rebuildProjection(
   };
 
   await replayUntil(Number.MAX_SAFE_INTEGER);
-  // Index definitions as PostgreSQL itself printed them for the scratch tables (catalog text, no input).
-  for (const def of deferred) await sql.raw(def).execute(db);
+  // Index definitions as PostgreSQL itself printed them for the scratch tables (catalog text, no input). Builds of
+  // indexes of one table do not block each other: LANES at a time, each on a connection of its own (one after the
+  // other on an embedded database, whose one connection runs one statement at a time).
+  const queue = [...deferred];
+  let failed = false;
+  const built = await Promise.allSettled(
+    Array.from({ length: Math.min(LANES, queue.length) }, async () => {
+      for (let def = queue.shift(); def !== undefined && !failed; def = queue.shift()) {
+        try {
+          await sql.raw(def).execute(db);
+        } catch (err) {
+          failed = true; // the other builders stop after their current index; the first error is thrown below
+          throw err;
+        }
+      }
+    }),
+  );
+  const buildError = built.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (buildError) throw buildError.reason;
+  // Planner statistics before the swap (they stay with a table when it changes schema): a new table has none until
+  // autovacuum (PostgreSQL) or the embedded maintenance (PGlite) gets to it, and without them lookups by an indexed
+  // column are planned as sequential scans. So the swapped-in tables serve with statistics from their first query.
+  for (const t of projector.tables) await sql`analyze ${sql.id(scratch, t)}`.execute(db);
 
   // Swap. The copies must contain exactly what the live checkpoint covers (or more). Catch up outside the
   // swap transaction (an embedded database has one connection, which the transaction holds); if the live
@@ -124,9 +145,6 @@ export async function rebuildProjection(
     if (attempt >= 100) throw new Error(`rebuild of ${projector.name} could not catch up with the live projection`);
   }
   await sql`drop schema if exists ${sql.id(scratch)} cascade`.execute(db);
-  // The new tables have no planner statistics until autovacuum (PostgreSQL) or the embedded maintenance
-  // (PGlite) gets to them: without them, lookups by an indexed column are planned as sequential scans.
-  for (const t of projector.tables) await sql`analyze ${sql.id(schema, t)}`.execute(db);
   return { projector: projector.name, events, position, ms: Date.now() - started };
 }
 

@@ -128,6 +128,12 @@ for (const backend of BACKENDS) {
       // The swapped-in table has the live table's indexes under their names (migrations refer to them by name),
       // and stores sealed text and the search vector uncompressed as the live one did (migration 017).
       assert.equal(await indexesOf(t, 'call_logs'), liveIndexes);
+      // It has planner statistics as it is swapped in (the rebuild analyses the copy first; autovacuum would come later).
+      const stats = await sql<{ columns: number; tuples: number }>`
+        select (select count(*) from pg_stats where schemaname = ${t.database.schema} and tablename = 'call_logs')::int as columns,
+               (select reltuples from pg_class where oid = ${`${t.database.schema}.call_logs`}::regclass)::int as tuples`.execute(t.database.db);
+      assert.ok(stats.rows[0]!.columns > 0, 'the swapped-in call_logs has no column statistics');
+      assert.is(stats.rows[0]!.tuples, live.rows);
       const storage = await sql<{ attname: string; attstorage: string }>`
         select attname, attstorage from pg_attribute
          where attrelid = ${`${t.database.schema}.call_logs`}::regclass and attname in ('transcript', 'summary', 'search') order by attname`.execute(t.database.db);
