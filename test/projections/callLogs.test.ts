@@ -144,6 +144,21 @@ for (const backend of BACKENDS) {
     }, { batchSize: 37 }),
   );
 
+  test('text with quotes, backslashes, newlines and non-ASCII reaches the row as it was in the event', () =>
+    withProjection(async ({ t, store, runner }) => {
+      const m = loadVapiFixture('end-of-call-report.no-recording').message;
+      const d = decideCallEnded(normaliseReport(EndOfCallReport.parse(m), 'call-text'), { orgId: 'org-a', correlationId: 'text', now: FIXED });
+      assert.ok((await store.append(d.streamId, [d.event])).ok);
+      const message = 'storage said "no" \\ C:\\tmp\\x \u00e9t\u00e9 \u2713 \u{1F4DE}\nsecond line\ttab';
+      const failed = { eventId: crypto.randomUUID(), type: 'UploadFailed', data: { callId: 'call-text', attempt: 1, step: 'fetch', code: 'http_500', message, retryable: true, status: 500 }, metadata: { correlationId: 'text', causationId: null, orgId: 'org-a', recordedAt: FIXED.toISOString(), actor: 'system:pipeline' } };
+      assert.ok((await store.append(d.streamId, [failed])).ok);
+      await runner.catchUp();
+      const row = await t.database.db.selectFrom('call_logs').select(['recording_error', 'recording_error_code']).where('id', '=', 'call-text').executeTakeFirstOrThrow();
+      assert.is(row.recording_error, `fetch: ${message}`);
+      assert.is(row.recording_error_code, 'http_500');
+    }),
+  );
+
   test('a pipeline update keeps the stored transcript (its out-of-line chunks are not written again)', () =>
     withProjection(async ({ t, store, runner }) => {
       const m = loadVapiFixture('end-of-call-report.no-recording').message;

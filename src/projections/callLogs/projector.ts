@@ -87,10 +87,12 @@ export function createCallLogsProjector(keyring: Keyring | undefined): Projector
           keys ? (row[c] === null ? null : (openValue(keys, id, 'transcript', PERSONAL_COLUMNS.call_logs[c].field, plain[c]) as string | null)) : plain[c];
         return { ...row, search: searchVector(keyring?.searchKey, [text('transcript'), text('summary')]) };
       });
+      // The rows travel as json, not jsonb: PostgreSQL then checks the document once and reads each field's text
+      // from it, instead of building a jsonb value first (at 400 rows a page that build was a third of the write).
       await sql`
         insert into ${sql.table('call_logs')} (${columnList}, search)
         select ${columnList}, search
-          from jsonb_populate_recordset(null::${sql.table('call_logs')}, ${JSON.stringify(out)}::jsonb)
+          from json_populate_recordset(null::${sql.table('call_logs')}, ${JSON.stringify(out)}::json)
         on conflict (id) do update set ${updateList}`.execute(trx);
     },
   };
