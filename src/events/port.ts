@@ -68,6 +68,15 @@ export interface ReadAllOptions {
   limit: number;
 }
 
+export interface SubscribeOptions {
+  batchSize?: number;
+  /**
+   * Top-level fields of `data` the subscriber never reads (a call's texts): a store may leave them out of the events
+   * it delivers (PostgreSQL and PGlite do; EventStoreDB delivers whole events).
+   */
+  omitData?: readonly string[];
+}
+
 export interface Subscription extends AsyncIterable<RecordedEvent> {
   close(): Promise<void>;
 }
@@ -86,7 +95,7 @@ export interface EventStore {
    */
   readAllOfTypes?(opts: ReadAllOptions & { types: readonly string[] }): Promise<RecordedEvent[]>;
   /** Catch-up (every event after `after`) then live, until closed. */
-  subscribe(after: Position, opts?: { batchSize?: number }): Subscription;
+  subscribe(after: Position, opts?: SubscribeOptions): Subscription;
   /** Highest committed position visible to readers (0 when empty). */
   headPosition(): Promise<Position>;
   /** Resolves on the next append in this process or a notification from another; used by pollers. */

@@ -30,10 +30,21 @@ export function toRecordedEvent(row: EventRow): RecordedEvent {
 
 const columns = ['position', 'stream_id', 'stream_revision', 'event_id', 'type', 'data', 'metadata', 'recorded_at'] as const;
 
+/**
+ * The select list of an event row. With `omitData`, those top-level fields are left out of `data` by PostgreSQL
+ * (`data - keys`), so a reader that never uses a call's texts does not receive, parse and hold them.
+ */
+export function eventColumns(omitData: readonly string[] = []) {
+  return sql.join(
+    columns.map((c) => (c === 'data' && omitData.length > 0 ? sql`${sql.ref('data')} - ${[...omitData]}::text[] as ${sql.ref('data')}` : sql.ref(c))),
+  );
+}
+
 /** One page of the global log after `after`, in position order (the primary key index). */
-export async function readAllPage(db: Kysely<DB>, after: Position, limit: number): Promise<RecordedEvent[]> {
-  const rows = await db.selectFrom('events').select(columns).where('position', '>', after).orderBy('position').limit(limit).execute();
-  return rows.map(toRecordedEvent);
+export async function readAllPage(db: Kysely<DB>, after: Position, limit: number, omitData: readonly string[] = []): Promise<RecordedEvent[]> {
+  const rows = await sql<EventRow>`
+    select ${eventColumns(omitData)} from ${sql.table('events')} where position > ${after} order by position limit ${limit}`.execute(db);
+  return rows.rows.map(toRecordedEvent);
 }
 
 /**

@@ -1,16 +1,16 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import type { Position, RecordedEvent } from '../port.ts';
-import { toRecordedEvent } from './readEvents.ts';
+import { eventColumns, toRecordedEvent } from './readEvents.ts';
 
 /**
  * One organisation's SSE-relevant events after a position, through the partial index
  * events_sse_org_position_idx (db/migrations/009_privacy.sql, first made by 008). The type list is written
  * out literally, identical to the index predicate, so the planner can use that index.
  */
-export function orgEventsQuery(orgId: string, after: Position, limit: number, callId?: string) {
+export function orgEventsQuery(orgId: string, after: Position, limit: number, callId?: string, omitData: readonly string[] = []) {
   return sql<Parameters<typeof toRecordedEvent>[0]>`
-    select position, stream_id, stream_revision, event_id, type, data, metadata, recorded_at
+    select ${eventColumns(omitData)}
       from ${sql.table('events')}
      where (metadata ->> 'orgId') = ${orgId}
        and type in ('CallEnded', 'RecordingUploaded', 'UrlSigned', 'UploadFailed', 'UploadAbandoned', 'TranscriptOnlyFallback',
@@ -21,8 +21,9 @@ export function orgEventsQuery(orgId: string, after: Position, limit: number, ca
      limit ${limit}`;
 }
 
-export async function readOrgEventsPage(db: Kysely<DB>, orgId: string, after: Position, limit: number, callId?: string): Promise<RecordedEvent[]> {
-  const res = await orgEventsQuery(orgId, after, limit, callId).execute(db);
+/** `omitData`: top-level fields of `data` the reader never uses (see eventColumns). */
+export async function readOrgEventsPage(db: Kysely<DB>, orgId: string, after: Position, limit: number, callId?: string, omitData: readonly string[] = []): Promise<RecordedEvent[]> {
+  const res = await orgEventsQuery(orgId, after, limit, callId, omitData).execute(db);
   return res.rows.map(toRecordedEvent);
 }
 

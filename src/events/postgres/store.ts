@@ -147,7 +147,7 @@ export function createPostgresEventStore(database: Database, opts: PostgresEvent
     },
     subscribe(after, o = {}) {
       void ensureListening();
-      return pollingSubscription({ after, batchSize: o.batchSize ?? 500, pollMs, readAll: (r) => readAllPage(db, r.after, r.limit), signal });
+      return pollingSubscription({ after, batchSize: o.batchSize ?? 500, pollMs, readAll: (r) => readAllPage(db, r.after, r.limit, o.omitData), signal });
     },
     headPosition() {
       return readHeadPosition(db);

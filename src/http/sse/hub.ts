@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import SseChannel from 'sse-channel';
 import type { EventStore, Position, RecordedEvent, Subscription } from '../../events/port.ts';
 import { silentLogger, type Logger } from '../../log.ts';
-import { createUploadTracker, SSE_SOURCE_TYPES, toSseMessage, type SseMessage } from './messages.ts';
+import { createUploadTracker, SSE_SOURCE_TYPES, SSE_UNREAD_FIELDS, toSseMessage, type SseMessage } from './messages.ts';
 
 /**
  * The SSE fan-out: one subscription to the event store per process feeds every connection, fanned out by
@@ -128,7 +128,8 @@ export function createSseHub(opts: SseHubOptions): SseHub {
   async function run() {
     while (running) {
       try {
-        subscription = store.subscribe(position);
+        // Without the call's texts: no message is built from them (PostgreSQL leaves them out of what it sends).
+        subscription = store.subscribe(position, { omitData: SSE_UNREAD_FIELDS });
         for await (const e of subscription) {
           if (!running) break;
           await dispatch(e);

@@ -35,6 +35,12 @@ export const SSE_SOURCE_TYPES: ReadonlySet<string> = new Set([
   'CallErased', 'CallHeld', 'CallReleased', 'RecordingExpired', 'TranscriptExpired',
 ]);
 
+/**
+ * Fields of the log's events that no message is built from: the call's transcript and summary, by far the largest
+ * part of a report (~10 KB of sealed text). The fan-out and the catch-up read events without them.
+ */
+export const SSE_UNREAD_FIELDS: readonly string[] = ['transcript', 'summary'];
+
 /** Log events that become a message naming only the call (and the time, added to every message). */
 const PRIVACY_MESSAGES: Readonly<Record<string, SseEventName>> = {
   CallErased: 'call_erased',
