@@ -4,7 +4,7 @@ import { decideCallEnded } from '../src/commands/callIngest.ts';
 import { createPostgresEventStore } from '../src/events/postgres/store.ts';
 import { createCallLogsProjector } from '../src/projections/callLogs/projector.ts';
 import { createKeyring } from '../src/privacy/keyring.ts';
-import { newDataKey } from '../src/privacy/crypto.ts';
+import { randomBytes } from 'node:crypto';
 import { rebuildProjection } from '../src/projections/rebuild.ts';
 import { fmt, openBenchDb, postgresAvailable, row } from './support.ts';
 
@@ -84,7 +84,7 @@ export async function benchReadAll(n = Number(process.env.BENCH_READ_EVENTS || 1
       const readRate = (got / (performance.now() - t0)) * 1000;
       row('callrec readAll, pages of 1000', `${fmt(readRate)} ev/s`, `${(readRate / baseRate).toFixed(2)}x baseline; ${got === calls * perCall ? 'all read' : `READ ${got} OF ${calls * perCall}`}`);
 
-      const r = await rebuildProjection(b.database.db, store, createCallLogsProjector(createKeyring(b.database, newDataKey())), { batchSize: 2000 });
+      const r = await rebuildProjection(b.database.db, store, createCallLogsProjector(createKeyring(b.database, randomBytes(32))), { batchSize: 2000 });
       const rebuildRate = (r.events / r.ms) * 1000;
       row('callrec rebuild of call_logs (new table, replay, swap)', `${fmt(rebuildRate)} ev/s`, `${(rebuildRate / baseRate).toFixed(2)}x baseline`);
       await store.close();

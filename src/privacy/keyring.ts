@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Database } from '../db/connect.ts';
-import { deriveDataKey, newDataKey, searchKey, unwrapKey, wrapKey, type DataKey } from './crypto.ts';
+import { deriveDataKey, newKeyMaterial, searchKey, unwrapKey, wrapKey, type DataKey } from './crypto.ts';
 
 /**
  * The per-call data keys, kept in `call_keys` (outside the log), wrapped under PII_MASTER_KEY.
@@ -106,19 +106,20 @@ export function createKeyring(database: Database, master: Buffer, opts: KeyringO
   const ENSURE_BATCH = 1000;
 
   async function createKeys(batch: EnsureWaiter[]) {
-    const wanted = new Map<string, { callId: string; orgId: string; purpose: KeyPurpose; raw: Buffer; waiters: EnsureWaiter[] }>();
+    const wanted = new Map<string, { callId: string; orgId: string; purpose: KeyPurpose; waiters: EnsureWaiter[] }>();
     for (const w of batch) {
       const id = keyId(w.callId, w.purpose);
-      const item = wanted.get(id) ?? { callId: w.callId, orgId: w.orgId, purpose: w.purpose, raw: newDataKey(), waiters: [] };
+      const item = wanted.get(id) ?? { callId: w.callId, orgId: w.orgId, purpose: w.purpose, waiters: [] };
       item.waiters.push(w);
       wanted.set(id, item);
     }
     try {
-      const items = [...wanted.values()];
+      const material = newKeyMaterial(wanted.size);
+      const items = [...wanted.values()].map((item, i) => ({ ...item, ...material[i]! }));
       const now = new Date();
       const inserted = await db
         .insertInto('call_keys')
-        .values(items.map((i) => ({ call_id: i.callId, purpose: i.purpose, org_id: i.orgId, wrapped_key: wrapKey(master, i.raw, aad(i.callId, i.purpose)), created_at: now, destroyed_at: null, destroyed_reason: null })))
+        .values(items.map((i) => ({ call_id: i.callId, purpose: i.purpose, org_id: i.orgId, wrapped_key: wrapKey(master, i.raw, aad(i.callId, i.purpose), i.wrapIv), created_at: now, destroyed_at: null, destroyed_reason: null })))
         .onConflict((oc) => oc.columns(['call_id', 'purpose']).doNothing())
         .returning(['call_id', 'purpose'])
         .execute();
