@@ -58,7 +58,7 @@ export async function readAllPage(db: Kysely<DB>, after: Position, limit: number
  */
 export async function readAllPageOfTypes(db: Kysely<DB>, after: Position, limit: number, types: readonly string[]): Promise<RecordedEvent[]> {
   if (types.length === 0) return [];
-  const list = sql.join(columns.map((c) => sql.ref(c)));
+  const list = eventColumns();
   const range = (type: string) =>
     sql`(select ${list} from ${sql.table('events')} where type = ${type} and position > ${after} order by position limit ${limit})`;
   const rows = await sql<EventRow>`
