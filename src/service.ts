@@ -13,7 +13,6 @@ import { createHttpApp } from './http/app.ts';
 import type { HttpDeps } from './http/context.ts';
 import { registerApi } from './http/openapi/registry.ts';
 import { createSseHub, type SseHub } from './http/sse/hub.ts';
-import { SSE_UNREAD_FIELDS } from './http/sse/messages.ts';
 import type { RecordingStorage } from './storage/port.ts';
 import { createStorageFromConfig } from './storage/factory.ts';
 import { createRecordingPipeline, type RecordingPipeline } from './processes/recordingPipeline.ts';
@@ -227,7 +226,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     store.kind === 'eventstoredb'
       ? undefined
       : {
-          page: (orgId: string, after: number, limit: number, callId?: string) => readOrgEventsPage(database.db, orgId, after, limit, callId, SSE_UNREAD_FIELDS),
+          page: (orgId: string, after: number, limit: number, callId: string | undefined, omitData: readonly string[]) =>
+            readOrgEventsPage(database.db, orgId, after, limit, callId, omitData),
           countAfter: (orgId: string, after: number, cap: number) => countOrgEventsAfter(database.db, orgId, after, cap),
         };
   const sseHub =

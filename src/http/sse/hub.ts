@@ -33,7 +33,8 @@ export interface SseHubOptions {
    * it (EventStoreDB) the catch-up pages through the whole log and filters.
    */
   orgEvents?: {
-    page(orgId: string, after: Position, limit: number, callId?: string): Promise<RecordedEvent[]>;
+    /** `omitData`: top-level fields of `data` the hub never reads (see SubscribeOptions). */
+    page(orgId: string, after: Position, limit: number, callId: string | undefined, omitData: readonly string[]): Promise<RecordedEvent[]>;
     countAfter(orgId: string, after: Position, cap: number): Promise<number>;
   };
   /** A resume more than this many events behind gets a `reset` event instead of a replay (SSE_MAX_REPLAY_EVENTS, default 10,000). */
@@ -169,7 +170,7 @@ export function createSseHub(opts: SseHubOptions): SseHub {
     const own = createUploadTracker(store);
     if (opts.orgEvents && behind <= maxReplay) {
       for (;;) {
-        const page = await opts.orgEvents.page(c.orgId, after, pageSize, c.callId);
+        const page = await opts.orgEvents.page(c.orgId, after, pageSize, c.callId, SSE_UNREAD_FIELDS);
         for (const e of page) {
           if (c.closed) return;
           own.observe(e);
