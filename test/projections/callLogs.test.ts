@@ -16,6 +16,7 @@ import { EndOfCallReport, normaliseReport, normaliseStatus, StatusUpdate } from 
 import { loadVapiFixture, listVapiFixtures } from '../fixtures/vapi/index.ts';
 import { backends, type TestDb } from '../support/databases.ts';
 import { eventually } from '../support/eventually.ts';
+import { meta } from '../support/events.ts';
 
 const FIXED = new Date('2026-11-20T10:00:00.000Z');
 
@@ -150,7 +151,7 @@ for (const backend of BACKENDS) {
       const d = decideCallEnded(normaliseReport(EndOfCallReport.parse(m), 'call-text'), { orgId: 'org-a', correlationId: 'text', now: FIXED });
       assert.ok((await store.append(d.streamId, [d.event])).ok);
       const message = 'storage said "no" \\ C:\\tmp\\x \u00e9t\u00e9 \u2713 \u{1F4DE}\nsecond line\ttab';
-      const failed = { eventId: crypto.randomUUID(), type: 'UploadFailed', data: { callId: 'call-text', attempt: 1, step: 'fetch', code: 'http_500', message, retryable: true, status: 500 }, metadata: { correlationId: 'text', causationId: null, orgId: 'org-a', recordedAt: FIXED.toISOString(), actor: 'system:pipeline' } };
+      const failed = { eventId: crypto.randomUUID(), type: 'UploadFailed', data: { callId: 'call-text', attempt: 1, step: 'fetch', code: 'http_500', message, retryable: true, status: 500 }, metadata: meta({ correlationId: 'text', orgId: 'org-a', recordedAt: FIXED.toISOString(), actor: 'system:pipeline' }) };
       assert.ok((await store.append(d.streamId, [failed])).ok);
       await runner.catchUp();
       const row = await t.database.db.selectFrom('call_logs').select(['recording_error', 'recording_error_code']).where('id', '=', 'call-text').executeTakeFirstOrThrow();
@@ -177,8 +178,8 @@ for (const backend of BACKENDS) {
       assert.ok(before.length > 0, 'the sealed transcript is stored out of line');
       const path = 'org-a/2026/11/20/call-toast.wav';
       const upload = { callId: 'call-toast', attempt: 1, storagePath: path, bytes: 4, sha256: 'a'.repeat(64), format: 'wav', codec: 'PCM', contentType: 'audio/wav', durationSeconds: 1, channels: 1, sampleRate: 8000, source: 'payload-url', originalBytes: null, compressionRatio: null };
-      const meta = { correlationId: 'toast', causationId: null, orgId: 'org-a', recordedAt: FIXED.toISOString(), actor: 'system:pipeline' };
-      assert.ok((await store.append(d.streamId, [{ eventId: crypto.randomUUID(), type: 'RecordingUploaded', data: upload, metadata: meta }])).ok);
+      const metadata = meta({ correlationId: 'toast', orgId: 'org-a', recordedAt: FIXED.toISOString(), actor: 'system:pipeline' });
+      assert.ok((await store.append(d.streamId, [{ eventId: crypto.randomUUID(), type: 'RecordingUploaded', data: upload, metadata }])).ok);
       await runner.catchUp();
       const row = await t.database.db.selectFrom('call_logs').select(['recording_status', 'transcript']).where('id', '=', 'call-toast').executeTakeFirstOrThrow();
       assert.is(row.recording_status, 'uploaded');
