@@ -44,9 +44,9 @@ async function load(url: string, total: number, concurrency: number) {
   return { rps: (total / ms) * 1000, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors };
 }
 
-async function bareKoa(port: number) {
+async function bareKoa(port: number, storeUrl?: string) {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./bareKoaServer.ts', import.meta.url))], {
-    env: { ...process.env, PORT: String(port) },
+    env: { ...process.env, PORT: String(port), ...(storeUrl ? { STORE_URL: storeUrl } : {}) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
@@ -62,6 +62,20 @@ export async function benchIngest(total = Number(process.env.BENCH_INGEST_REQUES
   row('baseline: bare koa, parse JSON, answer 202', `${fmt(base.rps)} req/s`, `p50 ${base.p50.toFixed(1)} ms, p99 ${base.p99.toFixed(1)} ms`);
 
   const kinds: Array<'postgres' | 'pglite'> = (await postgresAvailable()) ? ['postgres', 'pglite'] : ['pglite'];
+  if (kinds.includes('postgres')) {
+    // A floor for any handler that keeps what it acknowledges: the bare handler plus one plain INSERT and commit of
+    // the report (unsealed, so PostgreSQL may compress it), on the same two cores.
+    const url = await createTestDatabase();
+    const stored = await bareKoa(await freePort(), url);
+    try {
+      await load(stored.url, 1000, 100);
+      const r = await load(stored.url, total, 100);
+      row('floor: bare koa + plain INSERT of the report, postgres', `${fmt(r.rps)} req/s`, `p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, ${(r.rps / base.rps).toFixed(2)}x baseline, ${r.errors} errors`);
+    } finally {
+      await stored.stop();
+      await dropTestDatabase(url);
+    }
+  }
   // Two shapes of deployment: an HTTP-only instance (BACKGROUND_WORK=false; projections and the pipeline on
   // another instance), and one instance doing everything on the same two cores (the projection indexes each
   // 10 KB transcript for full-text search as it goes).
