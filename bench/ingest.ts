@@ -63,8 +63,8 @@ export async function benchIngest(total = Number(process.env.BENCH_INGEST_REQUES
 
   const kinds: Array<'postgres' | 'pglite'> = (await postgresAvailable()) ? ['postgres', 'pglite'] : ['pglite'];
   if (kinds.includes('postgres')) {
-    // A floor for any handler that keeps what it acknowledges: the bare handler plus one plain INSERT and commit of
-    // the report (unsealed, so PostgreSQL may compress it), on the same two cores.
+    // A floor for a handler that stores each report before it answers: the bare handler plus one plain INSERT and
+    // commit per report (unsealed, so PostgreSQL may compress it; no ids, checks or batching), on the same cores.
     const url = await createTestDatabase();
     const stored = await bareKoa(await freePort(), url);
     try {
